@@ -1,0 +1,3 @@
+"""Keras flow models built from tfp_ldu bijectors."""
+from models.flow_model import FlowModel
+from models.ldu_flow import LDUFlow

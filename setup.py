@@ -1,0 +1,31 @@
+"""Installs the tfp_ldu library together with its `models` and `train` packages."""
+from setuptools import find_packages, setup
+
+setup(
+    name="tfp_ldu",
+    version="0.1.0",
+    description=(
+        "Normalizing-flow bijectors for TensorFlow Probability and Keras 3: "
+        "Sinusoidal/LDU flows, Flow++ mixture-logistic couplings, residual flows."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["tfp_ldu", "tfp_ldu.*", "models", "models.*",
+                                    "train", "train.*"]),
+    install_requires=[
+        # TFP 0.25 is built against TF 2.21 and needs tf-keras at first use.
+        "tensorflow==2.21.*",
+        "tensorflow-probability==0.25.0",
+        "tf-keras==2.21.*",
+        "keras>=3.12,<4",
+        "numpy>=1.26",
+        "pandas>=2.0",
+        "h5py>=3.9",
+        "matplotlib>=3.7",
+        # TFP still imports distutils, which Python >= 3.12 only has via setuptools.
+        "setuptools",
+    ],
+    extras_require={"test": ["pytest>=7"]},
+    entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:main"]},
+)

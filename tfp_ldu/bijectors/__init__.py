@@ -1,0 +1,5 @@
+"""TFP bijectors of tfp_ldu.  Closed-form data -> latent maps are `inverse`;
+`forward` is the numeric solve (sampling), as in `tfb.MaskedAutoregressiveFlow`."""
+from tfp_ldu.bijectors.ldu import LDU
+from tfp_ldu.bijectors.sinusoidal import Sinusoidal
+from tfp_ldu.bijectors.triangular_shift import TriangularShift

@@ -1,0 +1,58 @@
+"""Activation normalisation (Glow) with data-dependent initialisation."""
+import keras
+import numpy as np
+import tensorflow as tf
+from tensorflow_probability import bijectors as tfb
+
+__all__ = ["ActNorm"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class ActNorm(keras.layers.Layer):
+  """Owns an element-wise affine map; `bijector()` builds it.
+
+      z = (x - m) * exp(-s)      (data -> latent, the bijector's `inverse`)
+      inverse_log_det_jacobian = -sum_i s_i
+
+  `m` and `s` start at 0 (identity) and are set from the first data batch by
+  `initialize(x)`: m = mean, s = log std of `x` (shape `[N, D]`), so that
+  the output starts standardised.  The flow models call it from `fit`.
+  """
+
+  def __init__(self, event_dim, **kwargs):
+    super().__init__(**kwargs)
+    self.event_dim = int(event_dim)
+    self.loc = self.add_weight(shape=(self.event_dim,), initializer="zeros", name="loc")
+    self.log_scale = self.add_weight(shape=(self.event_dim,), initializer="zeros",
+                                     name="log_scale")
+    self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
+                                       name="initialized")
+    self.built = True
+
+  @property
+  def is_initialized(self):
+    return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
+
+  def initialize(self, x):
+    """Sets m, s from a batch `x` of shape `[N, D]` (eagerly, once)."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[-1] != self.event_dim or len(x) < 2:
+      raise ValueError(f"ActNorm.initialize: expected a batch of shape [N >= 2, "
+                       f"{self.event_dim}]; received shape {list(x.shape)}.")
+    if not np.all(np.isfinite(x)):
+      raise ValueError("ActNorm.initialize: the batch holds non-finite values.")
+    self.loc.assign(x.mean(axis=0).astype(self.loc.dtype))
+    self.log_scale.assign(np.log(x.std(axis=0) + 1e-6).astype(self.log_scale.dtype))
+    self.initialized.assign(1.0)
+
+  def bijector(self):
+    """latent -> data: x = z * exp(s) + m."""
+    return tfb.Chain([tfb.Shift(tf.convert_to_tensor(self.loc)),
+                      tfb.Scale(log_scale=tf.convert_to_tensor(self.log_scale))],
+                     name="actnorm")
+
+  def call(self, x):
+    return self.bijector().inverse(x)
+
+  def get_config(self):
+    return {**super().get_config(), "event_dim": self.event_dim}

@@ -1,0 +1,67 @@
+"""Keras layer that owns one LDU block's networks and D-scales."""
+import keras
+import tensorflow as tf
+
+from tfp_ldu.bijectors.ldu import LDU
+from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
+from tfp_ldu.nets.made import MADE
+
+__all__ = ["LDUBlock"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class LDUBlock(keras.layers.Layer):
+  """Owns the two MADE shift networks and the D-scales of one `LDU` bijector.
+
+  `bijector()` returns a fresh `tfp_ldu.bijectors.LDU` whose lower shift is
+  `MADE(x)` and whose upper shift is `reverse(MADE'(reverse(x)))` (strictly
+  upper-autoregressive), with `num_d_scales` `Sinusoidal` D-scales of K =
+  `num_mixtures` components.  Shapes: `[..., D] -> [..., D]`.
+  """
+
+  def __init__(self, event_dim, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+               dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.event_dim = int(event_dim)
+    self.num_d_scales = int(num_d_scales)
+    self.num_mixtures = int(num_mixtures)
+    self.hidden_units = tuple(hidden_units)
+    self.dropout = float(dropout)
+    self.activation = activation
+    self.tolerance = tolerance
+    self.max_iterations = int(max_iterations)
+    made = lambda name: MADE(self.event_dim, self.hidden_units, activation=activation,
+                             dropout=self.dropout, name=name, dtype=self.dtype_policy)
+    self.lower_made = made("lower_made")
+    self.upper_made = made("upper_made")
+    self.d_scales = [
+        SinusoidalParameters(self.event_dim, self.num_mixtures, tolerance=tolerance,
+                             max_iterations=max_iterations, name=f"d_scale_{i}",
+                             dtype=self.dtype_policy)
+        for i in range(self.num_d_scales)]
+    self.lower_made.build((None, self.event_dim))
+    self.upper_made.build((None, self.event_dim))
+    self.built = True
+
+  def _lower_shift(self, x):
+    return self.lower_made(x)[..., 0]
+
+  def _upper_shift(self, x):
+    return tf.reverse(self.upper_made(tf.reverse(x, axis=[-1]))[..., 0], axis=[-1])
+
+  def bijector(self):
+    """A fresh `LDU` bijector over this layer's current weights."""
+    return LDU(self._lower_shift, [p.bijector() for p in self.d_scales],
+               self._upper_shift, event_size=self.event_dim, tolerance=self.tolerance)
+
+  def call(self, x):
+    """Data -> latent through the block."""
+    return self.bijector().inverse(x)
+
+  def get_config(self):
+    return {**super().get_config(), "event_dim": self.event_dim,
+            "num_d_scales": self.num_d_scales, "num_mixtures": self.num_mixtures,
+            "hidden_units": list(self.hidden_units), "dropout": self.dropout,
+            "activation": self.activation, "tolerance": self.tolerance,
+            "max_iterations": self.max_iterations}

@@ -1,0 +1,61 @@
+"""Keras layer that owns one Sinusoidal D-scale's parameters."""
+import keras
+import tensorflow as tf
+
+from tfp_ldu.bijectors.sinusoidal import Sinusoidal
+
+__all__ = ["SinusoidalParameters"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class SinusoidalParameters(keras.layers.Layer):
+  """Unconstrained weights of a `Sinusoidal` bijector; `bijector()` builds it.
+
+  Weights (shapes `[D, K]` or `[D]`) and constraints, initialised so the
+  D-scale starts as the identity (as in the paper's code):
+
+      in_scale       = softplus(raw_in_scale),  raw ~ U(-3, 3)
+      in_shift       = raw_in_shift,            raw ~ U(-3, 3)
+      mix_weights    = softmax(mix_logits),     logits = 0
+      residual_scale = tanh(raw_residual),      raw = 0   (so r = 0: identity)
+      out_shift      = out_shift,               0
+  """
+
+  def __init__(self, event_dim, num_mixtures=4, tolerance=None, max_iterations=1000,
+               **kwargs):
+    super().__init__(**kwargs)
+    self.event_dim = int(event_dim)
+    self.num_mixtures = int(num_mixtures)
+    self.tolerance = tolerance
+    self.max_iterations = int(max_iterations)
+    d, k = self.event_dim, self.num_mixtures
+    uniform = keras.initializers.RandomUniform(-3.0, 3.0)
+    self.raw_in_scale = self.add_weight(shape=(d, k), initializer=uniform,
+                                        name="raw_in_scale")
+    self.in_shift = self.add_weight(shape=(d, k), initializer=uniform, name="in_shift")
+    self.mix_logits = self.add_weight(shape=(d, k), initializer="zeros",
+                                      name="mix_logits")
+    self.raw_residual = self.add_weight(shape=(d,), initializer="zeros",
+                                        name="raw_residual")
+    self.out_shift = self.add_weight(shape=(d,), initializer="zeros", name="out_shift")
+    self.built = True
+
+  def bijector(self):
+    """A fresh `Sinusoidal` built from the current weights (tensors, not variables)."""
+    read = tf.convert_to_tensor
+    return Sinusoidal(
+        in_scale=tf.nn.softplus(read(self.raw_in_scale)),
+        in_shift=read(self.in_shift),
+        mix_weights=tf.nn.softmax(read(self.mix_logits), axis=-1),
+        out_shift=read(self.out_shift),
+        residual_scale=tf.tanh(read(self.raw_residual)),
+        tolerance=self.tolerance, max_iterations=self.max_iterations)
+
+  def call(self, x):
+    """Data -> latent: the D-scale's closed-form map."""
+    return self.bijector().inverse(x)
+
+  def get_config(self):
+    return {**super().get_config(), "event_dim": self.event_dim,
+            "num_mixtures": self.num_mixtures, "tolerance": self.tolerance,
+            "max_iterations": self.max_iterations}

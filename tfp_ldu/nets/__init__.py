@@ -1,0 +1,2 @@
+"""Keras 3 networks that condition the bijectors (all weights via `add_weight`)."""
+from tfp_ldu.nets.made import MADE, made_masks
