@@ -1,3 +1,4 @@
 """Keras flow models built from tfp_ldu bijectors."""
 from models.flow_model import FlowModel
 from models.ldu_flow import LDUFlow
+from models.maf import MAF

@@ -2,3 +2,5 @@
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.ldu_block import LDUBlock
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
+from tfp_ldu.layers.masked_autoregressive import MaskedAutoregressive
+from tfp_ldu.layers.made_shift import MADEShift

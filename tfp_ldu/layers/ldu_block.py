@@ -1,10 +1,9 @@
 """Keras layer that owns one LDU block's networks and D-scales."""
 import keras
-import tensorflow as tf
 
 from tfp_ldu.bijectors.ldu import LDU
+from tfp_ldu.layers.made_shift import MADEShift
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
-from tfp_ldu.nets.made import MADE
 
 __all__ = ["LDUBlock"]
 
@@ -13,10 +12,9 @@ __all__ = ["LDUBlock"]
 class LDUBlock(keras.layers.Layer):
   """Owns the two MADE shift networks and the D-scales of one `LDU` bijector.
 
-  `bijector()` returns a fresh `tfp_ldu.bijectors.LDU` whose lower shift is
-  `MADE(x)` and whose upper shift is `reverse(MADE'(reverse(x)))` (strictly
-  upper-autoregressive), with `num_d_scales` `Sinusoidal` D-scales of K =
-  `num_mixtures` components.  Shapes: `[..., D] -> [..., D]`.
+  `bijector()` returns a fresh `tfp_ldu.bijectors.LDU` whose shifts are two
+  `MADEShift` networks (lower: s_i sees x_{<i}; upper: s_i sees x_{>i}) and
+  `num_d_scales` `Sinusoidal` D-scales of K = `num_mixtures` components.  Shapes: `[..., D] -> [..., D]`.
   """
 
   def __init__(self, event_dim, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
@@ -31,29 +29,22 @@ class LDUBlock(keras.layers.Layer):
     self.activation = activation
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
-    made = lambda name: MADE(self.event_dim, self.hidden_units, activation=activation,
-                             dropout=self.dropout, name=name, dtype=self.dtype_policy)
-    self.lower_made = made("lower_made")
-    self.upper_made = made("upper_made")
+    shift = lambda upper, name: MADEShift(
+        self.event_dim, self.hidden_units, upper=upper, activation=activation,
+        dropout=self.dropout, tolerance=tolerance, name=name, dtype=self.dtype_policy)
+    self.lower_shift = shift(False, "lower_shift")
+    self.upper_shift = shift(True, "upper_shift")
     self.d_scales = [
         SinusoidalParameters(self.event_dim, self.num_mixtures, tolerance=tolerance,
                              max_iterations=max_iterations, name=f"d_scale_{i}",
                              dtype=self.dtype_policy)
         for i in range(self.num_d_scales)]
-    self.lower_made.build((None, self.event_dim))
-    self.upper_made.build((None, self.event_dim))
     self.built = True
-
-  def _lower_shift(self, x):
-    return self.lower_made(x)[..., 0]
-
-  def _upper_shift(self, x):
-    return tf.reverse(self.upper_made(tf.reverse(x, axis=[-1]))[..., 0], axis=[-1])
 
   def bijector(self):
     """A fresh `LDU` bijector over this layer's current weights."""
-    return LDU(self._lower_shift, [p.bijector() for p in self.d_scales],
-               self._upper_shift, event_size=self.event_dim, tolerance=self.tolerance)
+    return LDU(self.lower_shift.shift, [p.bijector() for p in self.d_scales],
+               self.upper_shift.shift, event_size=self.event_dim, tolerance=self.tolerance)
 
   def call(self, x):
     """Data -> latent through the block."""

@@ -1,0 +1,1 @@
+"""Bijector cases for the registry: one module per family, each with `CASES`."""

@@ -1,0 +1,43 @@
+"""Registry cases for the Sinusoidal Flow bijectors: Sinusoidal, TriangularShift, LDU."""
+import numpy as np
+
+from tests.registry import BijectorCase
+from tfp_ldu.layers import LDUBlock, MADEShift, SinusoidalParameters
+
+
+def randomise_d_scale(layer: SinusoidalParameters, rng):
+  """Moves a D-scale away from its identity initialisation (|r| up to tanh 2)."""
+  layer.raw_residual.assign(rng.uniform(-2.0, 2.0, layer.raw_residual.shape))
+  layer.out_shift.assign(rng.normal(size=layer.out_shift.shape))
+  layer.mix_logits.assign(rng.normal(size=layer.mix_logits.shape))
+
+
+def make_sinusoidal():
+  layer = SinusoidalParameters(3, num_mixtures=4, dtype="float64")
+  randomise_d_scale(layer, np.random.default_rng(1))
+  return layer
+
+
+def make_lower_shift():
+  return MADEShift(4, hidden_units=(16, 16), upper=False, dtype="float64")
+
+
+def make_upper_shift():
+  return MADEShift(4, hidden_units=(16, 16), upper=True, dtype="float64")
+
+
+def make_ldu_block():
+  block = LDUBlock(4, num_d_scales=2, num_mixtures=3, hidden_units=(16, 16),
+                   dtype="float64")
+  rng = np.random.default_rng(2)
+  for d_scale in block.d_scales:
+    randomise_d_scale(d_scale, rng)
+  return block
+
+
+CASES = [
+    BijectorCase("sinusoidal", make_sinusoidal, event_dim=3, data_scale=2.0),
+    BijectorCase("lower_triangular_shift", make_lower_shift, event_dim=4),
+    BijectorCase("upper_triangular_shift", make_upper_shift, event_dim=4),
+    BijectorCase("ldu_block", make_ldu_block, event_dim=4),
+]

@@ -1,0 +1,44 @@
+"""The bijector test registry.
+
+Every bijector of the library is registered as a `BijectorCase` in a module of
+`tests/cases/` (a module-level list `CASES`); `test_bijector_registry.py` runs
+the same checks on all of them.  Adding a bijector = adding a case file.
+"""
+import dataclasses
+import importlib
+import pkgutil
+from typing import Callable
+
+from tests import cases as cases_package
+
+
+@dataclasses.dataclass(frozen=True)
+class BijectorCase:
+  """One bijector under test.
+
+  Attributes:
+    name: test id.
+    make_layer: `() -> keras Layer` in float64 with randomised (non-identity)
+      weights and a `bijector()` method building a fresh bijector from them.
+    event_dim: D.
+    data_scale: std of the test data (round trip, Jacobian checks).
+    large_input: |x| up to which `inverse` and its log-det must stay finite.
+    round_trip_atol: allowed max |forward(inverse(x)) - x| (float64).
+    log_det_atol: allowed max |ILDJ - log|det J|| (float64).
+  """
+  name: str
+  make_layer: Callable
+  event_dim: int
+  data_scale: float = 1.0
+  large_input: float = 1e3
+  round_trip_atol: float = 1e-6
+  log_det_atol: float = 1e-6
+
+
+def all_cases():
+  """Every registered case, from every module of `tests/cases/`."""
+  found = []
+  for module_info in pkgutil.iter_modules(cases_package.__path__):
+    module = importlib.import_module(f"{cases_package.__name__}.{module_info.name}")
+    found.extend(module.CASES)
+  return found
