@@ -33,7 +33,18 @@ class FlowModel(keras.Model):
     self.event_dim = int(event_dim)
     if self.event_dim < 1:
       raise ValueError(f"{type(self).__name__}: event_dim must be >= 1; got {event_dim}.")
-    self.flow_layers = []
+    self._flow_layers = []
+
+  @property
+  def flow_layers(self):
+    """The flow's layers in data -> latent order."""
+    return self._flow_layers
+
+  @flow_layers.setter
+  def flow_layers(self, layers):
+    # The layers create their weights eagerly, so the model is built once it has them.
+    self._flow_layers = list(layers)
+    self.built = bool(self._flow_layers)
 
   # ---- the density -------------------------------------------------------
   @property

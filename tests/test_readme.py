@@ -1,0 +1,24 @@
+"""The README's commands are the ones CI and newcomers actually run."""
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def code_lines(text):
+  blocks = re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+  return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_readme_starts_with_install_and_test_commands():
+  commands = code_lines((ROOT / "README.md").read_text())
+  assert commands[0] == 'pip install -e ".[test]" && python train/fit.py'
+  assert commands[1] == "python -m pytest -q"
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+  readme_test_command = code_lines((ROOT / "README.md").read_text())[1]
+  ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()
+              if line.strip() and not line.lstrip().startswith("#")]
+  assert ci_lines[-1] == readme_test_command
+  assert any("pip install" in line and '-e ".[test]"' in line for line in ci_lines)

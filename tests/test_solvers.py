@@ -1,0 +1,79 @@
+"""The shared solvers: convergence, non-convergence reports, bisection."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfp_ldu.bijectors import Sinusoidal
+from tfp_ldu.solvers import (ConvergenceError, bisection, fixed_point_iteration,
+                             invert_by_fixed_point)
+
+
+def slow_sinusoidal(max_iterations, residual_scale=0.999):
+  """|r| near 1: the fixed-point rate is ~|r|, far too slow for a few iterations."""
+  d, k = 2, 1
+  return Sinusoidal(in_scale=tf.ones([d, k], tf.float64), in_shift=tf.zeros([d, k], tf.float64),
+                    mix_weights=tf.ones([d, k], tf.float64),
+                    out_shift=tf.zeros([d], tf.float64),
+                    residual_scale=tf.fill([d], tf.constant(residual_scale, tf.float64)),
+                    max_iterations=max_iterations)
+
+
+def test_fixed_point_stops_per_problem_and_counts_iterations():
+  # x <- 0.5 x + c converges to 2c; problems with c = 0 converge at once.
+  c = tf.constant([0.0, 1.0, 100.0], tf.float64)
+  result = fixed_point_iteration(lambda x: 0.5 * x + c, tf.zeros_like(c),
+                                 tolerance=1e-12, max_iterations=200)
+  np.testing.assert_allclose(result.state, 2 * c, rtol=1e-10)
+  assert bool(tf.reduce_all(result.converged))
+  assert 30 < int(result.num_iterations) < 200
+
+
+def test_unconverged_inverse_raises_eagerly():
+  with pytest.raises(ConvergenceError, match=r"2 of 2 problems did not converge within 3"):
+    slow_sinusoidal(3).forward(tf.constant([[2.0, -1.5]], tf.float64))
+
+
+def test_unconverged_inverse_raises_in_a_graph():
+  bij = slow_sinusoidal(3)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="did not converge within 3"):
+    tf.function(bij.forward)(tf.constant([[2.0, -1.5]], tf.float64))
+
+
+def test_unconverged_inverse_is_nan_under_xla_never_a_wrong_number():
+  bij = slow_sinusoidal(3)
+  out = tf.function(bij.forward, jit_compile=True)(tf.constant([[2.0, 0.0]], tf.float64))
+  assert np.isnan(out[0, 0])  # did not converge in 3 iterations: reported as NaN
+  assert out[0, 1] == 0.0  # the fixed point at 0 converged
+
+
+def test_solve_reports_diagnostics():
+  solved = slow_sinusoidal(5000, 0.99).solve_forward(tf.constant([[2.0, -1.5]], tf.float64))
+  assert int(solved.num_unconverged) == 0
+  assert 100 < int(solved.num_iterations) < 5000
+
+
+def test_bisection_finds_roots_of_a_monotone_map():
+  target = tf.constant([-1e3, -2.0, 0.5, 7.0], tf.float64)
+  result = bisection(lambda x: x ** 3 + x, target, -20.0, 20.0, num_halvings=80,
+                     tolerance=1e-14)
+  x = result.state.numpy()
+  np.testing.assert_allclose(x ** 3 + x, target, rtol=1e-10)
+  assert bool(tf.reduce_all(result.converged))
+
+
+def test_implicit_gradient_of_fixed_point_matches_closed_form():
+  # x + 0.5 sin(x) = z  =>  dx/dz = 1 / (1 + 0.5 cos x); the general (adjoint
+  # iteration) path is used since no diagonal Jacobian is given.
+  z = tf.constant([[0.3, -2.0, 4.0]], tf.float64)
+  with tf.GradientTape() as tape:
+    tape.watch(z)
+    solved = invert_by_fixed_point(lambda x: x + 0.5 * tf.sin(x), z, max_iterations=200,
+                                   event_ndims=1, what="test")
+  grad = tape.gradient(solved.value, z)
+  np.testing.assert_allclose(grad, 1 / (1 + 0.5 * np.cos(solved.value)), rtol=1e-8)
+
+
+def test_static_iteration_cap_is_required():
+  with pytest.raises(ValueError, match="max_iterations must be a positive Python int"):
+    fixed_point_iteration(lambda x: x, tf.zeros([2]), tolerance=1e-5,
+                          max_iterations=tf.constant(3))

@@ -1,0 +1,1 @@
+"""Training entry points for tfp_ldu flows: datasets, fitting and evaluation."""
