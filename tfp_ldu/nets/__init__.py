@@ -1,2 +1,3 @@
 """Keras 3 networks that condition the bijectors (all weights via `add_weight`)."""
 from tfp_ldu.nets.made import MADE, made_masks
+from tfp_ldu.nets.gated_residual_mlp import GatedResidualBlock, GatedResidualMLP

@@ -1,0 +1,93 @@
+"""Keras layer owning the conditioner of one Flow++ mixture-logistic coupling."""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfp_ldu.bijectors.mixture_logistic_coupling import (MixtureLogisticCoupling,
+                                                         half_transform_mask)
+from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
+
+__all__ = ["MixtureLogisticCouplingLayer"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class MixtureLogisticCouplingLayer(keras.layers.Layer):
+  """Owns a `GatedResidualMLP` conditioner; `bijector()` builds the coupling.
+
+  The network maps the pass-through part x_p (`[..., D_p]`) to 3K + 2 numbers
+  per transformed dimension (`[..., D_t, 3K + 2]`), read as
+
+      logits     = out[..., 0:K]
+      locs       = out[..., K:2K]
+      log_scales = out[..., 2K:3K]     (clamped below at `min_log_scale`)
+      log_a      = tanh(out[..., 3K])  (bounded output log-scale, as in Flow++)
+      b          = out[..., 3K + 1]
+
+  The network's output starts near 0, so the coupling starts near the
+  identity (K equal standard logistics: z = logit(sigma(x)) = x).  Shapes:
+  `[..., D] -> [..., D]`.
+
+  Args:
+    event_dim: D >= 2.
+    transform_mask: `[D]` bools, True where transformed; default: the second
+      half (`half_transform_mask(D)`).
+    num_mixtures: K.
+    hidden_units: widths of the gated residual blocks.
+    activation, dropout, layer_norm: of the gated residual blocks.
+    min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`.
+  """
+
+  def __init__(self, event_dim, transform_mask=None, num_mixtures=4,
+               hidden_units=(64, 64), activation="relu", dropout=0.0, layer_norm=True,
+               min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
+    super().__init__(**kwargs)
+    self.event_dim = int(event_dim)
+    if self.event_dim < 2:
+      raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_dim >= 2; "
+                       f"got {event_dim}.")
+    mask = (half_transform_mask(self.event_dim) if transform_mask is None
+            else np.asarray(transform_mask))
+    if mask.shape != (self.event_dim,) or mask.dtype != np.bool_:
+      raise ValueError(f"MixtureLogisticCouplingLayer: transform_mask must be "
+                       f"{self.event_dim} bools; received {mask.tolist()!r}.")
+    self.transform_mask = mask
+    self.num_mixtures = int(num_mixtures)
+    self.hidden_units = tuple(int(h) for h in hidden_units)
+    self.activation = activation
+    self.dropout = float(dropout)
+    self.layer_norm = bool(layer_norm)
+    self.min_log_scale = float(min_log_scale)
+    self.tolerance = tolerance
+    self.num_halvings = int(num_halvings)
+    num_pass = int(np.sum(~mask))
+    self.conditioner = GatedResidualMLP(
+        num_pass, int(np.sum(mask)), 3 * self.num_mixtures + 2, self.hidden_units,
+        activation=activation, dropout=self.dropout, layer_norm=self.layer_norm,
+        name="conditioner", dtype=self.dtype_policy)
+    self.conditioner.build((None, num_pass))
+    self.built = True
+
+  def mixture_parameters(self, pass_through):
+    """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from x_p."""
+    out = self.conditioner(pass_through)
+    k = self.num_mixtures
+    return (out[..., :k], out[..., k:2 * k], out[..., 2 * k:3 * k],
+            tf.tanh(out[..., 3 * k]), out[..., 3 * k + 1])
+
+  def bijector(self):
+    """A fresh `MixtureLogisticCoupling` over the current weights."""
+    return MixtureLogisticCoupling(
+        self.mixture_parameters, self.transform_mask, min_log_scale=self.min_log_scale,
+        tolerance=self.tolerance, num_halvings=self.num_halvings)
+
+  def call(self, x):
+    """Data -> latent through the coupling."""
+    return self.bijector().inverse(x)
+
+  def get_config(self):
+    return {**super().get_config(), "event_dim": self.event_dim,
+            "transform_mask": self.transform_mask.tolist(),
+            "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
+            "activation": self.activation, "dropout": self.dropout,
+            "layer_norm": self.layer_norm, "min_log_scale": self.min_log_scale,
+            "tolerance": self.tolerance, "num_halvings": self.num_halvings}
