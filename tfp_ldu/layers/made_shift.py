@@ -28,7 +28,8 @@ class MADEShift(keras.layers.Layer):
     self.dropout = float(dropout)
     self.tolerance = tolerance
     self.made = MADE(self.event_dim, self.hidden_units, activation=activation,
-                     dropout=self.dropout, name="made", dtype=self.dtype_policy)
+                     dropout=self.dropout, name=f"{self.name}_made",
+                     dtype=self.dtype_policy)
     self.made.build((None, self.event_dim))
     self.built = True
 

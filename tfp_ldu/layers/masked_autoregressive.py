@@ -30,7 +30,8 @@ class MaskedAutoregressive(keras.layers.Layer):
     self.dropout = float(dropout)
     self.reverse = bool(reverse)
     self.made = MADE(self.event_dim, self.hidden_units, params_per_dim=2,
-                     activation=activation, dropout=self.dropout, name="made",
+                     activation=activation, dropout=self.dropout,
+                     name=f"{self.name}_made",
                      dtype=self.dtype_policy)
     self.made.build((None, self.event_dim))
     self.built = True
