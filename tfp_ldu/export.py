@@ -27,7 +27,7 @@ complete, so an interrupted save leaves any previous export at `path` intact.
 """
 import os
 import shutil
-import tempfile
+import uuid
 
 import tensorflow as tf
 
@@ -125,18 +125,21 @@ def save(model, path):
   os.makedirs(parent, exist_ok=True)
 
   module = FlowExport(model)
-  staging = tempfile.mkdtemp(prefix=f".{base}.partial-", dir=parent)
+  staging = _unique_sibling(path, "partial")
+  os.mkdir(staging)  # Unlike `tempfile.mkdtemp`, honours the umask (not 0700).
   try:
-    # The endpoints are for inference: skipping the solvers' custom gradients
-    # makes the save faster (log_prob stays differentiable: it uses none).
-    tf.saved_model.save(
-        module, staging, signatures=module.signatures,
-        options=tf.saved_model.SaveOptions(experimental_custom_gradients=False))
+    tf.saved_model.save(module, staging, signatures=module.signatures)
     _replace_directory(staging, path)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
     raise
   return module
+
+
+def _unique_sibling(path, purpose):
+  """A fresh hidden name next to `path`, e.g. `.flow.partial-3f2a...`."""
+  parent, base = os.path.split(path)
+  return os.path.join(parent, f".{base}.{purpose}-{uuid.uuid4().hex}")
 
 
 def _replace_directory(source, destination):
@@ -149,9 +152,7 @@ def _replace_directory(source, destination):
   if not os.path.exists(destination):
     os.rename(source, destination)
     return
-  parent, base = os.path.split(destination)
-  retired = tempfile.mkdtemp(prefix=f".{base}.retired-", dir=parent)
-  os.rmdir(retired)  # Only the unique name is wanted.
+  retired = _unique_sibling(destination, "retired")
   os.rename(destination, retired)
   try:
     os.rename(source, destination)
@@ -166,5 +167,7 @@ def load(path):
 
   Returns:
     The restored object with `log_prob`, `sample` and `sample_with_seed`.
+    Keep a reference to it while calling its endpoints: they read variables
+    that the object owns.
   """
   return tf.saved_model.load(os.fspath(path))

@@ -1,0 +1,180 @@
+"""Tests of `tfp_ldu.export`: reload in a TensorFlow-only process, float64 boundary
+casts, atomic replacement, and errors for models that cannot be exported."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from models import LDUFlow
+from tfp_ldu import export
+
+EVENT_DIM = 3
+SEED = [3, 7]
+DATA = np.random.RandomState(1).randn(16, EVENT_DIM).astype(np.float32)
+
+# Runs in a fresh interpreter: loads the export with TensorFlow alone.
+RELOAD_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, data, seed = sys.argv[1], np.array(json.loads(sys.argv[2]), np.float32), sys.argv[3]
+exported = tf.saved_model.load(path)
+result = dict(
+    log_prob=exported.log_prob(tf.constant(data)).numpy().tolist(),
+    sample=exported.sample(tf.constant(5)).numpy().tolist(),
+    seeded=exported.sample_with_seed(tf.constant(5), tf.constant(json.loads(seed))
+                                     ).numpy().tolist())
+for name in ("tfp_ldu", "models", "tensorflow_probability"):
+  assert name not in sys.modules, name + " was imported"
+print(json.dumps(result))
+"""
+
+
+def _small_flow(dtype=None):
+  """A 2-block, 2-D-scale LDUFlow on 3-D data, ActNorm initialised, as if trained.
+
+  Random residual scales (|r| up to 0.96) stand in for training: with the
+  initial r = 0 every D-scale is the identity and sampling solves nothing.
+  """
+  model = LDUFlow(EVENT_DIM, num_blocks=2, num_d_scales=2, hidden_units=(16, 16),
+                  dtype=dtype)
+  rng = np.random.RandomState(2)
+  model.initialize(rng.randn(64, EVENT_DIM))
+  for block in model.blocks:
+    for d_scale in block.d_scales:
+      d_scale.raw_residual.assign(rng.uniform(-2., 2., EVENT_DIM))
+  return model
+
+
+@pytest.fixture(scope="module")
+def trained_export(tmp_path_factory):
+  """(model, path): an initialised flow and its export."""
+  model = _small_flow()
+  path = str(tmp_path_factory.mktemp("export") / "flow")
+  export.save(model, path)
+  return model, path
+
+
+def _directory_listing(root):
+  return sorted(os.path.relpath(os.path.join(folder, name), root)
+                for folder, _, names in os.walk(root) for name in names)
+
+
+def test_reload_in_tensorflow_only_process_matches_live_model(trained_export, tmp_path):
+  model, path = trained_export
+  completed = subprocess.run(
+      [sys.executable, "-c", RELOAD_SCRIPT, path, json.dumps(DATA.tolist()),
+       json.dumps(SEED)],
+      cwd=tmp_path, capture_output=True, text=True, timeout=120,
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  result = json.loads(completed.stdout.strip().splitlines()[-1])
+
+  np.testing.assert_allclose(result["log_prob"], model.log_prob(DATA).numpy(),
+                             rtol=1e-5, atol=1e-5)
+  sample = np.array(result["sample"])
+  assert sample.shape == (5, EVENT_DIM)
+  assert np.all(np.isfinite(sample))
+  live_seeded = model.sample(5, seed=tf.constant(SEED)).numpy()
+  np.testing.assert_allclose(result["seeded"], live_seeded, rtol=1e-4, atol=1e-4)
+
+
+def test_float64_model_replaces_export_with_float32_boundary(trained_export, tmp_path):
+  _, trained_path = trained_export
+  path = tmp_path / "flow"
+  shutil.copytree(trained_path, path)
+  model = _small_flow(dtype="float64")
+  assert model.compute_dtype == "float64"
+
+  export.save(model, path)
+
+  assert os.listdir(tmp_path) == ["flow"]
+  exported = export.load(path)
+  log_prob = exported.log_prob(tf.constant(DATA))
+  assert log_prob.dtype == tf.float32 and log_prob.shape == (len(DATA),)
+  np.testing.assert_allclose(log_prob.numpy(), model.log_prob(DATA).numpy(),
+                             rtol=1e-5, atol=1e-5)
+  sample = exported.sample_with_seed(tf.constant(4), tf.constant(SEED))
+  assert sample.dtype == tf.float32 and sample.shape == (4, EVENT_DIM)
+  assert np.all(np.isfinite(sample.numpy()))
+
+
+def test_failed_save_leaves_previous_export_and_no_temporaries(
+    trained_export, tmp_path, monkeypatch):
+  model, trained_path = trained_export
+  path = tmp_path / "flow"
+  shutil.copytree(trained_path, path)
+  before = _directory_listing(path)
+
+  def save_then_crash(obj, export_dir, **kwargs):
+    del obj, kwargs
+    with open(os.path.join(export_dir, "saved_model.pb"), "w") as partial:
+      partial.write("half-written")
+    raise RuntimeError("simulated crash during save")
+
+  monkeypatch.setattr(tf.saved_model, "save", save_then_crash)
+  with pytest.raises(RuntimeError, match="simulated crash"):
+    export.save(model, path)
+  monkeypatch.undo()
+
+  assert os.listdir(tmp_path) == ["flow"]
+  assert _directory_listing(path) == before
+  exported = export.load(path)
+  np.testing.assert_allclose(exported.log_prob(tf.constant(DATA)).numpy(),
+                             model.log_prob(DATA).numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_failed_rename_restores_previous_export(trained_export, tmp_path, monkeypatch):
+  model, _ = trained_export
+  path = tmp_path / "flow"
+  path.mkdir()
+  (path / "previous.txt").write_text("previous export")
+
+  def fake_save(obj, export_dir, **kwargs):
+    del obj, kwargs
+    with open(os.path.join(export_dir, "saved_model.pb"), "w") as complete:
+      complete.write("new export")
+
+  real_rename = os.rename
+
+  def rename_failing_into_place(source, destination):
+    if ".partial-" in os.fspath(source):
+      raise OSError("simulated failure moving the new export into place")
+    real_rename(source, destination)
+
+  monkeypatch.setattr(tf.saved_model, "save", fake_save)
+  monkeypatch.setattr(os, "rename", rename_failing_into_place)
+  with pytest.raises(OSError, match="simulated failure"):
+    export.save(model, path)
+  monkeypatch.undo()
+
+  assert os.listdir(tmp_path) == ["flow"]
+  assert os.listdir(path) == ["previous.txt"]
+
+
+def test_rejects_non_flow_models(tmp_path):
+  with pytest.raises(TypeError, match="expected a models.FlowModel"):
+    export.save(keras.Sequential([keras.layers.Dense(3)]), tmp_path / "flow")
+  assert not os.listdir(tmp_path)
+
+
+def test_rejects_model_with_uninitialised_actnorm(tmp_path):
+  model = LDUFlow(EVENT_DIM, num_blocks=1, hidden_units=(8,))
+  with pytest.raises(ValueError, match="never initialised from data"):
+    export.save(model, tmp_path / "flow")
+  assert not os.listdir(tmp_path)
+
+
+def test_rejects_path_that_is_a_file(trained_export, tmp_path):
+  model, _ = trained_export
+  target = tmp_path / "flow"
+  target.write_text("not a directory")
+  with pytest.raises(ValueError, match="not a directory"):
+    export.save(model, target)
+  assert target.read_text() == "not a directory"

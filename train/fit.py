@@ -1,0 +1,339 @@
+"""Train a flow by maximum likelihood, evaluate it, plot it and export it.
+
+    python train/fit.py                        # LDU flow on 2-D moons, ~1 minute
+    python train/fit.py --dataset gas --data-dir ~/data     # the paper's GAS row
+    python -m train.fit --dataset gas --model maf --steps 20000 --resume
+
+Defaults come from the paper's table (`train/hyperparameters.py`); every
+flag overrides its entry.  The 2-D toys default to the small "quick" preset
+(`--preset paper` for the paper's 2-D row).  Outputs in `--out` (default
+`runs/<dataset>-<model>`):
+
+  checkpoints/    last and best-on-validation checkpoints (`--resume` continues
+                  from the last one, optimizer state and step counter included);
+  logs/           TensorBoard logs;
+  config.json     the resolved configuration;
+  metrics.json    test log-likelihood (nats, mean and 2 standard errors, with
+                  the best checkpoint), validation log-likelihood, steps,
+                  seconds, sampling speed, numeric-inverse iterations and the
+                  reconstruction residual of the samples;
+  density.png, samples.png   for 2-D data;
+  saved_model/    `tfp_ldu.export.save` SavedModel.
+
+Steps and epochs: an epoch is at most one pass over the training set; with
+`--steps N` alone the run is the fewest such epochs covering N steps (see
+`train.data_pipeline.epoch_schedule`).  The validation loss is computed, and
+checkpoints written, at the end of every epoch; early stopping waits
+`--patience` epochs.  A non-finite loss stops the run with a message naming
+the step and exit status 1, keeping the last good checkpoint.
+"""
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+if __package__ in (None, ""):  # `python train/fit.py`: make the repository importable.
+  sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import time  # noqa: E402
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfp_ldu import export  # noqa: E402
+from train import datasets  # noqa: E402
+from train import plots  # noqa: E402
+from train.checkpointing import TrainingCheckpoint  # noqa: E402
+from train.data_pipeline import epoch_schedule  # noqa: E402
+from train.data_pipeline import training_dataset  # noqa: E402
+from train.evaluation import BatchedLogProb  # noqa: E402
+from train.evaluation import sampling_diagnostics  # noqa: E402
+from train.evaluation import summarize_log_likelihood  # noqa: E402
+from train.hyperparameters import LR_DECAYS  # noqa: E402
+from train.hyperparameters import PRESETS  # noqa: E402
+from train.hyperparameters import default_hyperparameters  # noqa: E402
+from train.model_registry import ARCHITECTURE_OPTIONS  # noqa: E402
+from train.model_registry import MODEL_CLASSES  # noqa: E402
+from train.model_registry import build_model  # noqa: E402
+from train.training_loop import make_optimizer  # noqa: E402
+from train.training_loop import run_training  # noqa: E402
+
+__all__ = ["main", "parse_args", "resolve_hyperparameters"]
+
+# Fields of config.json that define the trajectory of a run: `--resume`
+# refuses to continue a checkpoint written under different values.
+_RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
+                 "steps_per_epoch", "patience")
+
+
+def _hidden_units(text):
+  try:
+    units = tuple(int(part) for part in text.replace("-", ",").split(",") if part)
+  except ValueError:
+    units = ()
+  if not units or min(units) < 1:
+    raise argparse.ArgumentTypeError(f"expected sizes like 256,256; got {text!r}")
+  return units
+
+
+def _positive_int(text):
+  value = int(text)
+  if value < 1:
+    raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
+  return value
+
+
+def parse_args(argv=None):
+  """Parses the command line (see the module docstring)."""
+  parser = argparse.ArgumentParser(prog="python train/fit.py",
+                                   description=__doc__.split("\n")[0])
+  table = "default: the table's row for --dataset"
+  data = parser.add_argument_group("data")
+  data.add_argument("--dataset", default="moons", choices=datasets.DATASET_NAMES,
+                    help="default: moons")
+  data.add_argument("--data-dir", help="unpacked MAF archive (default: "
+                    "$TFP_LDU_DATA_DIR or ~/.tfp_ldu/data)")
+  data.add_argument("--download", action="store_true",
+                    help="download the MAF archive into --data-dir first")
+  model = parser.add_argument_group("model")
+  model.add_argument("--model", default="ldu", choices=tuple(MODEL_CLASSES),
+                     help="default: ldu")
+  model.add_argument("--preset", default="quick", choices=PRESETS,
+                     help="quick (default): a one-minute configuration for the 2-D "
+                          "toys, the paper's row otherwise; paper: always the paper's row")
+  model.add_argument("--num-blocks", type=_positive_int, help=table)
+  model.add_argument("--num-d-scales", type=_positive_int, help=f"D-scales per block ({table})")
+  model.add_argument("--num-mixtures", type=_positive_int, help=f"K ({table})")
+  model.add_argument("--hidden-units", type=_hidden_units,
+                     help=f"MADE hidden sizes, e.g. 256,256 ({table})")
+  model.add_argument("--dropout", type=float, help=table)
+  optim = parser.add_argument_group("optimisation")
+  optim.add_argument("--steps", type=_positive_int,
+                     help=f"optimisation steps ({table}, unless --epochs is given)")
+  optim.add_argument("--epochs", type=_positive_int,
+                     help="epochs; alone: passes over the data; with --steps: the "
+                          "steps are split into this many epochs")
+  optim.add_argument("--batch-size", type=_positive_int, help=table)
+  optim.add_argument("--lr", type=float, help=f"initial learning rate ({table})")
+  optim.add_argument("--lr-decay", choices=LR_DECAYS,
+                     help=f"cosine over the run or 0.99 per epoch ({table})")
+  optim.add_argument("--weight-decay", type=float, help=f"AdamW weight decay, 0 for "
+                     f"Adam ({table})")
+  optim.add_argument("--patience", type=_positive_int, default=30,
+                     help="early stopping: epochs without a lower validation loss "
+                          "(default: 30)")
+  optim.add_argument("--seed", type=int, default=0,
+                     help="weights and data order (default: 0)")
+  run = parser.add_argument_group("run")
+  run.add_argument("--out", help="output directory (default: runs/<dataset>-<model>)")
+  run.add_argument("--resume", action="store_true",
+                   help="continue from the last checkpoint in --out")
+  run.add_argument("--no-jit", dest="jit", action="store_false",
+                   help="do not compile with XLA")
+  run.add_argument("--strategy", default="default", choices=("default", "mirrored"),
+                   help="mirrored: tf.distribute.MirroredStrategy over the local devices")
+  run.add_argument("--eval-batch-size", type=_positive_int, default=1000,
+                   help="rows per evaluation batch (default: 1000)")
+  run.add_argument("--num-samples", type=_positive_int, default=5000,
+                   help="samples for the sampling diagnostics and plots (default: 5000)")
+  run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                   help="Keras fit verbosity: 0 silent, 1 progress bar (default), "
+                        "2 one line per epoch")
+  args = parser.parse_args(argv)
+  if args.out is None:
+    args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
+  return args
+
+
+def resolve_hyperparameters(args):
+  """The table row for `args.dataset` and `args.preset`, overridden by the flags."""
+  row = default_hyperparameters(args.dataset, args.preset)
+  return row.replace(
+      num_blocks=args.num_blocks, num_d_scales=args.num_d_scales,
+      num_mixtures=args.num_mixtures, hidden_units=args.hidden_units,
+      dropout=args.dropout, steps=args.steps, batch_size=args.batch_size,
+      learning_rate=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay)
+
+
+def _explicit_architecture(args):
+  return tuple(option for option in ARCHITECTURE_OPTIONS if getattr(args, option) is not None)
+
+
+def _write_json(path, content):
+  partial = path + ".partial"
+  with open(partial, "w") as stream:
+    json.dump(content, stream, indent=1)
+  os.replace(partial, path)
+
+
+def _check_resumable(config_path, config):
+  """Raises if the run in `config_path` was configured differently."""
+  with open(config_path) as stream:
+    saved = json.load(stream)
+  changed = [key for key in _RUN_IDENTITY if config[key] != saved.get(key)]
+  if changed:
+    raise SystemExit(f"--resume: {config_path} was written with different {changed}; "
+                     "pass the original flags or a new --out.")
+
+
+def _make_strategy(name):
+  return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
+
+
+def _use_xla(requested, strategy):
+  """XLA unless disabled, or impossible: mirrored replicas on several CPU devices.
+
+  XLA on CPU cannot compile a step that reads variables placed on another
+  CPU device ("tfvariable_on_a_different_device"), which is how
+  `MirroredStrategy` lays out replicas on logical CPUs; with GPUs it works.
+  """
+  if requested and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices("GPU"):
+    print("Note: XLA is off because MirroredStrategy replicas are on several CPU devices.")
+    return False
+  return requested
+
+
+def _load_data(args):
+  """`args.dataset`'s splits; a missing file ends the run with its explanation."""
+  try:
+    if args.download:
+      datasets.download(args.data_dir)
+    return datasets.load_dataset(args.dataset, data_dir=args.data_dir)
+  except FileNotFoundError as error:
+    raise SystemExit(str(error)) from error
+
+
+def _run_config(args, data, hyperparameters, schedule, strategy):
+  """The JSON-ready description of a run written to `config.json`."""
+  return dict(dataset=args.dataset, model=args.model, seed=args.seed,
+              hyperparameters=hyperparameters.to_dict(), epochs=schedule.epochs,
+              steps_per_epoch=schedule.steps_per_epoch, total_steps=schedule.total_steps,
+              patience=args.patience, preset=args.preset,
+              jit_compile=_use_xla(args.jit, strategy),
+              strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
+              eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
+              event_dim=data.n_dims, num_train=len(data.train), num_val=len(data.val),
+              num_test=len(data.test))
+
+
+def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_data, out):
+  """Loads the last checkpoint, or initialises ActNorm and records the initial test LL."""
+  if resuming:
+    model.log_prob(first_batch)  # Creates lazily built weights before loading them.
+    model.optimizer.build(model.trainable_variables)
+    checkpoint.restore(model)
+    print(f"Resuming {out} after epoch {checkpoint.state['epoch']} "
+          f"(step {checkpoint.state['step']}).")
+    return
+  checkpoint.reset()
+  model.initialize(first_batch)
+  initial = summarize_log_likelihood(log_prob(test_data))
+  checkpoint.state["extra"]["initial_test_log_likelihood"] = initial.mean
+  print(f"Initial test log-likelihood: {initial} nats.")
+
+
+def main(argv=None, *, callbacks=()):
+  """Runs the command line `argv` (default `sys.argv[1:]`).
+
+  Args:
+    argv: list of flags.
+    callbacks: extra Keras callbacks for `fit` (run after each epoch's
+      checkpoint is written).
+
+  Returns:
+    The metrics dict also written to `<out>/metrics.json`.
+
+  Raises:
+    SystemExit: with a message (exit status 1) if the loss became
+      non-finite, a data file is missing, or `--resume` finds a checkpoint of
+      a different configuration.
+  """
+  started = time.perf_counter()
+  args = parse_args(argv)
+  data = _load_data(args)
+  hyperparameters = resolve_hyperparameters(args)
+  schedule = epoch_schedule(
+      len(data.train), hyperparameters.batch_size,
+      steps=hyperparameters.steps if args.steps is not None or args.epochs is None else None,
+      epochs=args.epochs)
+  strategy = _make_strategy(args.strategy)
+  config = _run_config(args, data, hyperparameters, schedule, strategy)
+  os.makedirs(args.out, exist_ok=True)
+  config_path = os.path.join(args.out, "config.json")
+  checkpoint = TrainingCheckpoint(os.path.join(args.out, "checkpoints"), args.patience)
+  resuming = args.resume and checkpoint.exists
+  if args.resume and not resuming:
+    print(f"--resume: no checkpoint in {checkpoint.directory}; starting afresh.")
+  if resuming:
+    _check_resumable(config_path, config)
+  _write_json(config_path, config)
+
+  keras.utils.set_random_seed(args.seed)
+  with strategy.scope():
+    model = build_model(args.model, data.n_dims, hyperparameters,
+                        explicit=_explicit_architecture(args))
+    model.compile(make_optimizer(hyperparameters, schedule),
+                  jit_compile=config["jit_compile"])
+    log_prob = BatchedLogProb(model, args.eval_batch_size, jit_compile=config["jit_compile"])
+    first_batch = next(iter(training_dataset(
+        data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
+    _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, args.out)
+    outcome = run_training(
+        model, data.train, data.val, schedule, hyperparameters.batch_size, args.seed,
+        checkpoint, os.path.join(args.out, "logs"), args.eval_batch_size,
+        verbose=args.verbose, callbacks=callbacks)
+    if outcome.nan_message:
+      raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
+    checkpoint.restore_best(model)
+    metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config)
+  metrics["total_seconds"] = time.perf_counter() - started
+  _write_json(os.path.join(args.out, "metrics.json"), metrics)
+  _print_summary(metrics, args.out)
+  return metrics
+
+
+def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
+  """Test/validation log-likelihood, sampling diagnostics, plots and export."""
+  state = checkpoint.state
+  test = summarize_log_likelihood(log_prob(data.test))
+  val = summarize_log_likelihood(log_prob(data.val))
+  sampling = sampling_diagnostics(model, args.num_samples, args.seed)
+  figures = []
+  if data.n_dims == 2:
+    figures = [os.path.join(args.out, "density.png"), os.path.join(args.out, "samples.png")]
+    plots.plot_density(log_prob, data.test, figures[0])
+    plots.plot_samples(sampling["samples"], data.test, figures[1])
+  saved_model = os.path.join(args.out, "saved_model")
+  export.save(model, saved_model)
+  return dict(
+      dataset=args.dataset, model=args.model,
+      test_log_likelihood=test.mean, test_log_likelihood_2se=test.two_standard_errors,
+      test_non_finite=test.num_non_finite,
+      initial_test_log_likelihood=state["extra"].get("initial_test_log_likelihood"),
+      val_log_likelihood=val.mean, val_log_likelihood_2se=val.two_standard_errors,
+      best_epoch=state["best_epoch"], epochs_completed=state["epoch"], steps=state["step"],
+      stopped_early=outcome.stopped_early, train_seconds=state["train_seconds"],
+      samples_per_second=sampling["samples_per_second"],
+      solver_max_iterations=sampling["max_iterations"],
+      solver_num_unconverged=sampling["num_unconverged"],
+      reconstruction_residual=sampling["reconstruction_residual"],
+      num_replicas_in_sync=config["num_replicas_in_sync"],
+      history=state["history"], figures=figures, saved_model=saved_model, config=config)
+
+
+def _print_summary(metrics, out):
+  print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood "
+        f"{metrics['test_log_likelihood']:.4f} ± {metrics['test_log_likelihood_2se']:.4f} "
+        f"nats (initial {metrics['initial_test_log_likelihood']:.4f}), validation "
+        f"{metrics['val_log_likelihood']:.4f}; {metrics['steps']} steps in "
+        f"{metrics['train_seconds']:.1f} s of training ({metrics['total_seconds']:.1f} s "
+        f"in all).\nSampling: {metrics['samples_per_second']:.0f} samples/s, numeric "
+        f"inverse <= {metrics['solver_max_iterations']} iterations "
+        f"({metrics['solver_num_unconverged']} unconverged), reconstruction residual "
+        f"{metrics['reconstruction_residual']:.2e}.\nOutputs in {out}.")
+
+
+if __name__ == "__main__":
+  main()

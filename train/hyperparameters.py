@@ -1,0 +1,136 @@
+"""Training hyper-parameters: the Sinusoidal Flow paper's per-dataset table.
+
+`PAPER_TABLE` is supplementary Table 1 of Wei (ACML 2021), one row per data
+set family:
+
+  |               | 2-D toy | POWER   | GAS     | HEPMASS | MINIBOONE | BSDS300 |
+  | LDU blocks    | 16      | 12      | 12      | 12      | 12        | 12      |
+  | D-scales      | 4       | 4       | 4       | 4       | 4         | 4       |
+  | K             | 4       | 4       | 4       | 4       | 4         | 4       |
+  | MADE hidden   | 100     | 256-256 | 256-256 | 512-512 | 256-256   | 512-512 |
+  | dropout       | -       | -       | -       | -       | 0.3       | 0.1     |
+  | steps         | 50K     | 1.2M    | 2M      | 1M      | 125K      | 400K    |
+  | batch         | 128     | 512     | 128     | 128     | 128       | 512     |
+  | learning rate | 1e-3    | 5e-4    | 1e-3    | 1e-3    | 5e-4      | 5e-4    |
+  | LR decay      | -       | cosine  | 0.99    | 0.99    | cosine    | cosine  |
+  | weight decay  | -       | -       | 1e-5    | 5e-4    | 1e-3      | -       |
+
+The optimiser is Adam, AdamW where a weight decay is given.  "0.99" is an
+exponential decay of the learning rate by 0.99 per epoch (see
+`train.training_loop.make_optimizer`).
+
+`QUICK_TOY` is not from the paper: it is the default for the 2-D toy data so
+that `python train/fit.py` with no arguments trains, evaluates and plots in
+about a minute on a 2-core CPU (4 blocks of 2 D-scales and a 32-32 MADE
+instead of 16 blocks of 4 D-scales and a 100-unit MADE; 1,500 steps instead
+of 50K, compensated by a larger, cosine-decayed learning rate).  Pass
+`--preset paper` to `train/fit.py` for the paper's 2-D row.
+"""
+import dataclasses
+from typing import Tuple
+
+from train.datasets import DATASET_NAMES
+from train.datasets import TOY_NAMES
+
+__all__ = ["Hyperparameters", "PAPER_TABLE", "QUICK_TOY", "PRESETS", "LR_DECAYS",
+           "EXPONENTIAL_DECAY_RATE", "paper_row", "default_hyperparameters"]
+
+# "quick" is `QUICK_TOY` for the 2-D toys and the paper's row otherwise.
+PRESETS = ("quick", "paper")
+
+# Learning-rate decays of the table: none, cosine to zero over the run, or
+# multiplication by `EXPONENTIAL_DECAY_RATE` once per epoch.
+LR_DECAYS = ("none", "cosine", "exponential")
+EXPONENTIAL_DECAY_RATE = 0.99
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+  """One row of the table.
+
+  Attributes:
+    num_blocks: LDU blocks.
+    num_d_scales: Sinusoidal D-scales per block.
+    num_mixtures: K, sinusoid components per D-scale.
+    hidden_units: MADE hidden layer sizes.
+    dropout: MADE dropout rate.
+    steps: optimisation steps.
+    batch_size: examples per step.
+    learning_rate: initial learning rate.
+    lr_decay: one of `LR_DECAYS`.
+    weight_decay: AdamW's decoupled weight decay; 0 means plain Adam.
+  """
+  num_blocks: int
+  num_d_scales: int
+  num_mixtures: int
+  hidden_units: Tuple[int, ...]
+  dropout: float
+  steps: int
+  batch_size: int
+  learning_rate: float
+  lr_decay: str
+  weight_decay: float
+
+  def __post_init__(self):
+    if self.lr_decay not in LR_DECAYS:
+      raise ValueError(f"Hyperparameters: lr_decay must be one of {LR_DECAYS}; "
+                       f"got {self.lr_decay!r}.")
+
+  def replace(self, **changes):
+    """A copy with the given fields changed; `None` values are ignored."""
+    return dataclasses.replace(
+        self, **{key: value for key, value in changes.items() if value is not None})
+
+  def to_dict(self):
+    """JSON-ready dict of the fields (`hidden_units` as a list)."""
+    return {**dataclasses.asdict(self), "hidden_units": list(self.hidden_units)}
+
+
+PAPER_TABLE = {
+    "toy2d": Hyperparameters(
+        num_blocks=16, num_d_scales=4, num_mixtures=4, hidden_units=(100,), dropout=0.0,
+        steps=50_000, batch_size=128, learning_rate=1e-3, lr_decay="none",
+        weight_decay=0.0),
+    "power": Hyperparameters(
+        num_blocks=12, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+        dropout=0.0, steps=1_200_000, batch_size=512, learning_rate=5e-4,
+        lr_decay="cosine", weight_decay=0.0),
+    "gas": Hyperparameters(
+        num_blocks=12, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+        dropout=0.0, steps=2_000_000, batch_size=128, learning_rate=1e-3,
+        lr_decay="exponential", weight_decay=1e-5),
+    "hepmass": Hyperparameters(
+        num_blocks=12, num_d_scales=4, num_mixtures=4, hidden_units=(512, 512),
+        dropout=0.0, steps=1_000_000, batch_size=128, learning_rate=1e-3,
+        lr_decay="exponential", weight_decay=5e-4),
+    "miniboone": Hyperparameters(
+        num_blocks=12, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+        dropout=0.3, steps=125_000, batch_size=128, learning_rate=5e-4,
+        lr_decay="cosine", weight_decay=1e-3),
+    "bsds300": Hyperparameters(
+        num_blocks=12, num_d_scales=4, num_mixtures=4, hidden_units=(512, 512),
+        dropout=0.1, steps=400_000, batch_size=512, learning_rate=5e-4,
+        lr_decay="cosine", weight_decay=0.0),
+}
+
+QUICK_TOY = Hyperparameters(
+    num_blocks=4, num_d_scales=2, num_mixtures=4, hidden_units=(32, 32), dropout=0.0,
+    steps=1_500, batch_size=128, learning_rate=3e-3, lr_decay="cosine",
+    weight_decay=0.0)
+
+
+def paper_row(dataset: str) -> Hyperparameters:
+  """The paper's row for `dataset` (every 2-D toy shares the "toy2d" row)."""
+  if dataset in TOY_NAMES:
+    return PAPER_TABLE["toy2d"]
+  if dataset in PAPER_TABLE:
+    return PAPER_TABLE[dataset]
+  raise ValueError(f"Unknown dataset {dataset!r}; expected one of {DATASET_NAMES}.")
+
+
+def default_hyperparameters(dataset: str, preset: str = "quick") -> Hyperparameters:
+  """Defaults for `dataset`: the paper's row, or `QUICK_TOY` for a toy under "quick"."""
+  if preset not in PRESETS:
+    raise ValueError(f"Unknown preset {preset!r}; expected one of {PRESETS}.")
+  row = paper_row(dataset)
+  return QUICK_TOY if preset == "quick" and dataset in TOY_NAMES else row
