@@ -21,12 +21,13 @@ class LDUFlow(FlowModel):
     num_mixtures: K, sinusoid components per D-scale (paper: 4).
     hidden_units: MADE hidden sizes (paper: 256-256 for GAS).
     dropout: MADE dropout rate.
-    tolerance, max_iterations: numeric-inverse settings used by `sample`.
+    tolerance, max_iterations, solver: numeric-inverse settings of the D-scales
+      used by `sample` ("newton", the default, or "fixed_point"; see `Sinusoidal`).
   """
 
   def __init__(self, event_dim, num_blocks=12, num_d_scales=4, num_mixtures=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
-               **kwargs):
+               solver="newton", **kwargs):
     super().__init__(event_dim, **kwargs)
     self.num_blocks = int(num_blocks)
     self.num_d_scales = int(num_d_scales)
@@ -35,9 +36,11 @@ class LDUFlow(FlowModel):
     self.dropout = float(dropout)
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
+    self.solver = solver
     self.blocks = [
         LDUBlock(self.event_dim, self.num_d_scales, self.num_mixtures, self.hidden_units,
                  dropout=self.dropout, tolerance=tolerance, max_iterations=max_iterations,
+                 solver=solver,
                  name=f"ldu_block_{i}", dtype=self.dtype_policy)
         for i in range(self.num_blocks)]
     self.actnorm = ActNorm(self.event_dim, name="actnorm", dtype=self.dtype_policy)
@@ -48,4 +51,4 @@ class LDUFlow(FlowModel):
             "num_blocks": self.num_blocks, "num_d_scales": self.num_d_scales,
             "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
             "dropout": self.dropout, "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations}
+            "max_iterations": self.max_iterations, "solver": self.solver}

@@ -15,7 +15,7 @@ def slow_sinusoidal(max_iterations, residual_scale=0.999):
                     mix_weights=tf.ones([d, k], tf.float64),
                     out_shift=tf.zeros([d], tf.float64),
                     residual_scale=tf.fill([d], tf.constant(residual_scale, tf.float64)),
-                    max_iterations=max_iterations)
+                    max_iterations=max_iterations, solver="fixed_point")
 
 
 def test_fixed_point_stops_per_problem_and_counts_iterations():
@@ -50,6 +50,22 @@ def test_solve_reports_diagnostics():
   solved = slow_sinusoidal(5000, 0.99).solve_forward(tf.constant([[2.0, -1.5]], tf.float64))
   assert int(solved.num_unconverged) == 0
   assert 100 < int(solved.num_iterations) < 5000
+
+
+def test_newton_solver_needs_few_iterations_where_the_fixed_point_needs_many():
+  z = tf.constant([[2.0, -1.5]], tf.float64)
+  picard = slow_sinusoidal(5000, 0.99).solve_forward(z)
+  newton_bijector = Sinusoidal(**{**slow_sinusoidal(5000, 0.99).parameters,
+                                  "solver": "newton", "max_iterations": 100})
+  newton = newton_bijector.solve_forward(z)
+  np.testing.assert_allclose(newton.value, picard.value, atol=1e-9)
+  np.testing.assert_allclose(newton_bijector.inverse(tf.identity(newton.value)), z, atol=1e-12)
+  assert int(newton.num_iterations) < int(picard.num_iterations) / 10
+
+
+def test_unknown_solver_is_rejected():
+  with pytest.raises(ValueError, match='solver must be "newton" or "fixed_point"'):
+    Sinusoidal(**{**slow_sinusoidal(5).parameters, "solver": "secant"})
 
 
 def test_bisection_finds_roots_of_a_monotone_map():

@@ -12,8 +12,8 @@ def randomise_d_scale(layer: SinusoidalParameters, rng):
   layer.mix_logits.assign(rng.normal(size=layer.mix_logits.shape))
 
 
-def make_sinusoidal():
-  layer = SinusoidalParameters(3, num_mixtures=4, dtype="float64")
+def make_sinusoidal(solver="newton"):
+  layer = SinusoidalParameters(3, num_mixtures=4, solver=solver, dtype="float64")
   randomise_d_scale(layer, np.random.default_rng(1))
   return layer
 
@@ -39,6 +39,8 @@ def make_ldu_block():
 
 CASES = [
     BijectorCase("sinusoidal", make_sinusoidal, event_dim=3, data_scale=2.0),
+    BijectorCase("sinusoidal_fixed_point", lambda: make_sinusoidal("fixed_point"),
+                 event_dim=3, data_scale=2.0),
     BijectorCase("lower_triangular_shift", make_lower_shift, event_dim=4),
     BijectorCase("upper_triangular_shift", make_upper_shift, event_dim=4),
     BijectorCase("ldu_block", make_ldu_block, event_dim=4),

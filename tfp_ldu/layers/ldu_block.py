@@ -19,7 +19,7 @@ class LDUBlock(keras.layers.Layer):
 
   def __init__(self, event_dim, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
                dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
-               **kwargs):
+               solver="newton", **kwargs):
     super().__init__(**kwargs)
     self.event_dim = int(event_dim)
     self.num_d_scales = int(num_d_scales)
@@ -29,6 +29,7 @@ class LDUBlock(keras.layers.Layer):
     self.activation = activation
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
+    self.solver = solver
     shift = lambda upper, name: MADEShift(
         self.event_dim, self.hidden_units, upper=upper, activation=activation,
         dropout=self.dropout, tolerance=tolerance, name=name, dtype=self.dtype_policy)
@@ -36,7 +37,8 @@ class LDUBlock(keras.layers.Layer):
     self.upper_shift = shift(True, "upper_shift")
     self.d_scales = [
         SinusoidalParameters(self.event_dim, self.num_mixtures, tolerance=tolerance,
-                             max_iterations=max_iterations, name=f"d_scale_{i}",
+                             max_iterations=max_iterations, solver=solver,
+                             name=f"d_scale_{i}",
                              dtype=self.dtype_policy)
         for i in range(self.num_d_scales)]
     self.built = True
@@ -55,4 +57,4 @@ class LDUBlock(keras.layers.Layer):
             "num_d_scales": self.num_d_scales, "num_mixtures": self.num_mixtures,
             "hidden_units": list(self.hidden_units), "dropout": self.dropout,
             "activation": self.activation, "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations}
+            "max_iterations": self.max_iterations, "solver": self.solver}

@@ -22,12 +22,13 @@ class SinusoidalParameters(keras.layers.Layer):
   """
 
   def __init__(self, event_dim, num_mixtures=4, tolerance=None, max_iterations=1000,
-               **kwargs):
+               solver="newton", **kwargs):
     super().__init__(**kwargs)
     self.event_dim = int(event_dim)
     self.num_mixtures = int(num_mixtures)
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
+    self.solver = solver
     d, k = self.event_dim, self.num_mixtures
     uniform = keras.initializers.RandomUniform(-3.0, 3.0)
     self.raw_in_scale = self.add_weight(shape=(d, k), initializer=uniform,
@@ -49,7 +50,7 @@ class SinusoidalParameters(keras.layers.Layer):
         mix_weights=tf.nn.softmax(read(self.mix_logits), axis=-1),
         out_shift=read(self.out_shift),
         residual_scale=tf.tanh(read(self.raw_residual)),
-        tolerance=self.tolerance, max_iterations=self.max_iterations)
+        tolerance=self.tolerance, max_iterations=self.max_iterations, solver=self.solver)
 
   def call(self, x):
     """Data -> latent: the D-scale's closed-form map."""
@@ -58,4 +59,4 @@ class SinusoidalParameters(keras.layers.Layer):
   def get_config(self):
     return {**super().get_config(), "event_dim": self.event_dim,
             "num_mixtures": self.num_mixtures, "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations}
+            "max_iterations": self.max_iterations, "solver": self.solver}

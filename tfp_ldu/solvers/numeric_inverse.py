@@ -1,7 +1,7 @@
 """Numeric inverses of closed-form maps: solve, check convergence, attach gradients.
 
 Every bijector of this library has its closed-form map F (data -> latent) as
-`inverse`; its `forward` solves F(x) = z with one of the two functions here.
+`inverse`; its `forward` solves F(x) = z with one of the functions here.
 Both return a `NumericInverse` so callers can read how much work the solve took.
 """
 from typing import NamedTuple
@@ -12,6 +12,7 @@ from tfp_ldu.solvers.bisection import bisection
 from tfp_ldu.solvers.convergence import require_converged
 from tfp_ldu.solvers.fixed_point import default_tolerance, fixed_point_iteration
 from tfp_ldu.solvers.implicit_gradient import attach_implicit_gradient
+from tfp_ldu.solvers.safeguarded_newton import safeguarded_newton
 
 
 class NumericInverse(NamedTuple):
@@ -83,4 +84,27 @@ def invert_by_bisection(inverse_fn, target, lower, upper, *, num_halvings: int,
   result = bisection(inverse_fn, target, lower, upper, num_halvings=num_halvings,
                      tolerance=tolerance)
   return _finish(inverse_fn, target, result, what=what, max_iterations=num_halvings,
+                 diagonal_jacobian_fn=diagonal_jacobian_fn)
+
+
+def invert_by_newton(inverse_fn, target, lower, upper, *, initial=None, max_iterations: int,
+                     tolerance=None, what: str, diagonal_jacobian_fn) -> NumericInverse:
+  """Solves F(x) = z element-wise by bracket-safeguarded Newton iteration.
+
+  Args:
+    inverse_fn: F, element-wise and increasing.
+    target: z.
+    lower, upper: a bracket of the root, broadcastable to z.
+    initial: starting point (default: the bracket's midpoint).
+    max_iterations: static int cap.
+    tolerance: step tolerance (default 1e-5 in float32, 1e-10 in float64).
+    what: name used in non-convergence reports.
+    diagonal_jacobian_fn: dF/dx (> 0), for the Newton steps and the implicit gradient.
+  """
+  target = tf.convert_to_tensor(target)
+  tolerance = default_tolerance(target.dtype) if tolerance is None else tolerance
+  initial = 0.5 * (lower + upper) if initial is None else initial
+  result = safeguarded_newton(inverse_fn, diagonal_jacobian_fn, target, lower, upper,
+                              initial, max_iterations=max_iterations, tolerance=tolerance)
+  return _finish(inverse_fn, target, result, what=what, max_iterations=max_iterations,
                  diagonal_jacobian_fn=diagonal_jacobian_fn)
