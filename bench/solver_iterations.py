@@ -6,9 +6,10 @@ The flow has the GAS configuration (12 blocks, 4 D-scales, K = 4, MADE
 256-256).  Since a fresh flow's D-scales are the identity (r = tanh(0) = 0),
 every D-scale's raw residual scale is drawn from U(-2, 2) (|r| up to 0.96),
 its mixture logits and out shift from N(0, 1), to resemble a trained flow.
-For float32 (tolerance 1e-5) and float64 (tolerance 1e-10) it reports the
-largest iteration count of the triangular-shift sweeps and of the D-scale
-fixed points over a batch of latents z, the data-space round trip
+For both D-scale solvers (Picard fixed point and bracketed Newton) and for
+float32 (tolerance 1e-5) and float64 (tolerance 1e-10) it reports the largest
+iteration count of the triangular-shift sweeps and of the D-scale solves over
+a batch of latents z, the data-space round trip
 max|x - T^-1(T(x))| (the solver's own error) and the latent residual
 max|z - T(T^-1(z))| (that error amplified by the conditioning of T, large
 for an untrained random flow), and max|ILDJ - log|det dT/dx|| with the
@@ -27,10 +28,10 @@ from models import LDUFlow  # noqa: E402
 from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 
 
-def random_flow(event_dim, dtype, seed):
+def random_flow(event_dim, dtype, seed, solver):
   keras.utils.set_random_seed(seed)
   model = LDUFlow(event_dim, num_blocks=12, num_d_scales=4, num_mixtures=4,
-                  hidden_units=(256, 256), dtype=dtype)
+                  hidden_units=(256, 256), solver=solver, dtype=dtype)
   rng = np.random.default_rng(seed)
   for block in model.blocks:
     for d_scale in block.d_scales:
@@ -40,8 +41,8 @@ def random_flow(event_dim, dtype, seed):
   return model
 
 
-def measure(event_dim, dtype, num_points, seed=0):
-  model = random_flow(event_dim, dtype, seed)
+def measure(event_dim, dtype, num_points, solver, seed=0):
+  model = random_flow(event_dim, dtype, seed, solver)
   latents = tf.constant(np.random.default_rng(seed + 1).normal(size=(num_points, event_dim)),
                         dtype)
   worst = {TriangularShift: 0, Sinusoidal: 0}
@@ -77,11 +78,12 @@ def main(argv=None):
   parser.add_argument("--num-points", type=int, default=1024)
   args = parser.parse_args(argv)
   print(f"random 12-block LDU flow, D={args.event_dim}, {args.num_points} latents")
-  print(f"{'dtype':8s} {'tolerance':>9s} {'shift sweeps':>12s} {'D-scale iters':>13s} "
+  print(f"{'D-scale solver':14s} {'dtype':8s} {'tolerance':>9s} {'shift sweeps':>12s} {'D-scale iters':>13s} "
         f"{'|x - T^-1(T(x))|':>16s} {'|z - T(T^-1(z))|':>16s} {'|ILDJ-slogdet|':>14s}")
-  for dtype, tolerance in (("float32", 1e-5), ("float64", 1e-10)):
-    r = measure(args.event_dim, dtype, args.num_points)
-    print(f"{dtype:8s} {tolerance:9.0e} {r['shift_sweeps']:12d} {r['d_scale_iterations']:13d} "
+  for solver, dtype, tolerance in ((s, d, t) for s in ("fixed_point", "newton")
+                                   for d, t in (("float32", 1e-5), ("float64", 1e-10))):
+    r = measure(args.event_dim, dtype, args.num_points, solver)
+    print(f"{solver:14s} {dtype:8s} {tolerance:9.0e} {r['shift_sweeps']:12d} {r['d_scale_iterations']:13d} "
           f"{r['data_round_trip']:16.2e} {r['latent_residual']:16.2e} {r['log_det']:14.2e}")
 
 
