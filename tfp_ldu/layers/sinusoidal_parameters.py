@@ -7,6 +7,12 @@ from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 __all__ = ["SinusoidalParameters"]
 
 
+def _softmax(logits):
+  """Softmax over the last axis; oneDNN's kernel is ~4x slower on [D, K] this small."""
+  unnormalized = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
+  return unnormalized / tf.reduce_sum(unnormalized, axis=-1, keepdims=True)
+
+
 @keras.saving.register_keras_serializable(package="tfp_ldu")
 class SinusoidalParameters(keras.layers.Layer):
   """Unconstrained weights of a `Sinusoidal` bijector; `bijector()` builds it.
@@ -47,7 +53,7 @@ class SinusoidalParameters(keras.layers.Layer):
     return Sinusoidal(
         in_scale=tf.nn.softplus(read(self.raw_in_scale)),
         in_shift=read(self.in_shift),
-        mix_weights=tf.nn.softmax(read(self.mix_logits), axis=-1),
+        mix_weights=_softmax(read(self.mix_logits)),
         out_shift=read(self.out_shift),
         residual_scale=tf.tanh(read(self.raw_residual)),
         tolerance=self.tolerance, max_iterations=self.max_iterations, solver=self.solver)
