@@ -91,8 +91,10 @@ def sampling_diagnostics(model, num_samples, seed):
     and `reconstruction_residual` = max |T(sample) - latent| with T the
     closed-form data -> latent map (`model.bijector.inverse`).
   """
-  draw = tf.function(lambda: model.sample_with_diagnostics(
-      num_samples, seed=tf.constant([seed, 0], tf.int32)))
+  @tf.function
+  def draw():
+    return model.sample_with_diagnostics(num_samples, seed=tf.constant([seed, 0], tf.int32))
+
   draw()
   start = time.perf_counter()
   result = draw()
