@@ -14,9 +14,12 @@
 """
 import argparse
 import os
+import pathlib
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # without pip install
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402

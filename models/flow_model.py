@@ -1,4 +1,6 @@
 """Base Keras model for normalizing flows trained by maximum likelihood."""
+import inspect
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -47,20 +49,33 @@ class FlowModel(keras.Model):
     self.built = bool(self._flow_layers)
 
   # ---- the density -------------------------------------------------------
+  def flow_bijector(self, training=None):
+    """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T.
+
+    Layers whose `bijector` takes a `training` argument (e.g. residual blocks,
+    whose log-det estimator differs between training and evaluation) get it.
+    """
+    # Chain([b1, ..., bn]).inverse applies b1.inverse first: data -> latent order.
+    return tfb.Chain([_layer_bijector(layer, training) for layer in self.flow_layers],
+                     name="flow")
+
   @property
   def bijector(self):
-    """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T."""
-    # Chain([b1, ..., bn]).inverse applies b1.inverse first: data -> latent order.
-    return tfb.Chain([layer.bijector() for layer in self.flow_layers], name="flow")
+    """The evaluation-mode `flow_bijector()`."""
+    return self.flow_bijector()
 
   def base_distribution(self):
     dtype = self.compute_dtype
     return tfd.MultivariateNormalDiag(loc=tf.zeros([self.event_dim], dtype=dtype))
 
+  def _distribution(self, training=None):
+    return tfd.TransformedDistribution(self.base_distribution(),
+                                       self.flow_bijector(training))
+
   @property
   def distribution(self):
     """`tfd.TransformedDistribution(N(0, I), bijector)` over the current weights."""
-    return tfd.TransformedDistribution(self.base_distribution(), self.bijector)
+    return self._distribution()
 
   def _check_input(self, x):
     shape = tf.TensorShape(x.shape)
@@ -71,7 +86,7 @@ class FlowModel(keras.Model):
   def call(self, x, training=None):
     x = tf.convert_to_tensor(x, dtype=self.compute_dtype)
     self._check_input(x)
-    return self.distribution.log_prob(x)
+    return self._distribution(training).log_prob(x)
 
   def log_prob(self, x):
     """Per-example log-density `[N]` in nats."""
@@ -142,6 +157,13 @@ class FlowModel(keras.Model):
     if self.needs_initialization:
       self.initialize(_first_batch(x, batch_size))
     return super().fit(x, y, batch_size=batch_size, **kwargs)
+
+
+def _layer_bijector(layer, training):
+  """`layer.bijector(training=...)` if it takes the flag, else `layer.bijector()`."""
+  if "training" in inspect.signature(layer.bijector).parameters:
+    return layer.bijector(training=training)
+  return layer.bijector()
 
 
 def _first_batch(x, batch_size):

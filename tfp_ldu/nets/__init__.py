@@ -1,3 +1,4 @@
 """Keras 3 networks that condition the bijectors (all weights via `add_weight`)."""
 from tfp_ldu.nets.made import MADE, made_masks
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualBlock, GatedResidualMLP
+from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP, lipswish
