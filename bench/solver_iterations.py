@@ -28,6 +28,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models import LDUFlow  # noqa: E402
+from tests.cases.sinusoidal_flow import randomise_d_scale  # noqa: E402
 from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 
 
@@ -38,9 +39,7 @@ def random_flow(event_dim, dtype, seed, solver):
   rng = np.random.default_rng(seed)
   for block in model.blocks:
     for d_scale in block.d_scales:
-      d_scale.raw_residual.assign(rng.uniform(-2, 2, event_dim))
-      d_scale.mix_logits.assign(rng.normal(size=d_scale.mix_logits.shape))
-      d_scale.out_shift.assign(rng.normal(size=event_dim))
+      randomise_d_scale(d_scale, rng)
   return model
 
 

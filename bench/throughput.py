@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models import LDUFlow  # noqa: E402
+from tests.cases.sinusoidal_flow import randomise_d_scale  # noqa: E402
 
 EVENT_DIM = 8
 TRAIN_BATCH = 128
@@ -68,9 +69,7 @@ def make_trained_like(model, rng):
   model.initialize(rng.normal(size=(1024, EVENT_DIM)))
   for block in model.blocks:
     for d_scale in block.d_scales:
-      d_scale.raw_residual.assign(rng.uniform(-2., 2., EVENT_DIM))
-      d_scale.mix_logits.assign(rng.normal(size=d_scale.mix_logits.shape))
-      d_scale.out_shift.assign(rng.normal(size=EVENT_DIM))
+      randomise_d_scale(d_scale, rng)
   return model
 
 
