@@ -137,14 +137,17 @@ class Sinusoidal(InstanceCachedBijector):
         / (2. * self._in_scale), axis=-1)
     return y + self._residual_scale * bump + self._out_shift
 
+  def _mixed_cos(self, y):
+    """sum_k w_k cos 2u_k, `[..., D]`; dz/dx = 1 - r * this."""
+    return tf.reduce_sum(self._mix_weights * tf.cos(2. * self._phases(y)), axis=-1)
+
   def _derivative(self, y):
     """dz/dx element-wise, `[..., D]`."""
-    mixed_cos = tf.reduce_sum(self._mix_weights * tf.cos(2. * self._phases(y)), axis=-1)
-    return 1. - self._residual_scale * mixed_cos
+    return 1. - self._residual_scale * self._mixed_cos(y)
 
   def _inverse_log_det_jacobian(self, y):
-    mixed_cos = tf.reduce_sum(self._mix_weights * tf.cos(2. * self._phases(y)), axis=-1)
-    return tf.reduce_sum(tf.math.log1p(-self._residual_scale * mixed_cos), axis=-1)
+    # log1p keeps full precision where r * mixed_cos is small.
+    return tf.reduce_sum(tf.math.log1p(-self._residual_scale * self._mixed_cos(y)), axis=-1)
 
   def solve_forward(self, x):
     """Latent -> data by the chosen iteration; returns a `NumericInverse`."""
