@@ -1,0 +1,76 @@
+"""The named training conditions the parity harness compares.
+
+Every variant trains the same architecture on the same data in the same batch
+order with Adam at the same learning rate; a variant only changes the defaults
+under study.  The authors' defaults (PyTorch): MADE layers are `nn.Linear`s
+(kernel and bias ~ U(+-1/sqrt(fan_in)), fan_in the unmasked input width), Adam
+eps 1e-8 with bias correction on the second moment inside the square root, and
+the final actnorm set from the first training batch as m = mean,
+s = 0.5 log(var + 1e-5).  The library's current defaults: MADE kernels
+`glorot_uniform` (U(+-sqrt(6 / (fan_in + fan_out)))), biases 0,
+`keras.optimizers.Adam` eps 1e-7 (Keras adds eps to sqrt(v) before the bias
+correction, i.e. torch's eps / sqrt(1 - beta_2^t)), and
+`FlowModel.initialize`'s s = log(std + 1e-6).
+"""
+import dataclasses
+from typing import Dict, Optional
+
+__all__ = ["Variant", "VARIANTS", "DEFAULT_VARIANTS", "TORCH_ADAM_EPSILON", "get_variant"]
+
+TORCH_ADAM_EPSILON = 1e-8
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+  """One training condition.
+
+  Attributes:
+    name: key in `VARIANTS`.
+    side: "reference" (the authors' PyTorch `LDUFlow`, in a subprocess) or
+      "library" (`models.LDUFlow`, in-process).
+    made_init: how the MADE weights start.  Reference: "torch" (nn.Linear's
+      own initialisation) or "glorot" (kernel glorot-uniform, bias 0, i.e. the
+      library's defaults).  Library: "library" (as constructed), "torch"
+      (kernel and bias ~ U(+-1/sqrt(fan_in))), "torch_kernel" (kernel only,
+      bias 0) or "transplant" (every weight copied from the reference model
+      built with the same seed).
+    adam_epsilon: Adam's epsilon; None keeps `keras.optimizers.Adam`'s default.
+    actnorm_init: "library" (`FlowModel.initialize`: s = log(std + 1e-6)) or
+      "reference" (s = 0.5 log(var + 1e-5)); ignored on the reference side.
+    description: one line for the report.
+  """
+  name: str
+  side: str
+  made_init: str
+  adam_epsilon: Optional[float]
+  actnorm_init: str
+  description: str
+
+
+_ALL = [
+    Variant("reference", "reference", "torch", TORCH_ADAM_EPSILON, "reference",
+            "authors' PyTorch LDUFlow, its own defaults"),
+    Variant("reference_glorot", "reference", "glorot", TORCH_ADAM_EPSILON, "reference",
+            "authors' code with the library's MADE init (glorot kernel, zero bias)"),
+    Variant("library", "library", "library", None, "library",
+            "models.LDUFlow, current defaults"),
+    Variant("library_torch_init", "library", "torch", None, "library",
+            "library, MADE kernel+bias ~ U(+-1/sqrt(fan_in))"),
+    Variant("library_torch_kernel", "library", "torch_kernel", None, "library",
+            "library, MADE kernel ~ U(+-1/sqrt(fan_in)), bias 0"),
+    Variant("library_eps", "library", "library", TORCH_ADAM_EPSILON, "library",
+            "library, Adam eps 1e-8 only"),
+    Variant("library_candidate", "library", "torch", TORCH_ADAM_EPSILON, "reference",
+            "library, torch MADE init + Adam eps 1e-8 + reference actnorm init"),
+    Variant("library_transplant", "library", "transplant", TORCH_ADAM_EPSILON, "reference",
+            "library with the reference's initial weights (same seed), eps 1e-8"),
+]
+VARIANTS: Dict[str, Variant] = {v.name: v for v in _ALL}
+DEFAULT_VARIANTS = ("reference", "library", "library_torch_init", "library_candidate")
+
+
+def get_variant(name):
+  """The `Variant` called `name`."""
+  if name not in VARIANTS:
+    raise ValueError(f"unknown variant {name!r}; expected one of {sorted(VARIANTS)}.")
+  return VARIANTS[name]
