@@ -23,6 +23,8 @@ setup(
         "pandas>=2.0",
         "h5py>=3.9",
         "matplotlib>=3.7",
+        # The built-in image set (8x8 digits) ships with scikit-learn.
+        "scikit-learn>=1.3",
         # keras.callbacks.TensorBoard needs it; TF 2.21 no longer pulls it in.
         "tensorboard>=2.20",
         # TFP still imports distutils, which Python >= 3.12 only has via setuptools.

@@ -28,13 +28,13 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models import LDUFlow  # noqa: E402
-from tests.cases.sinusoidal_flow import randomise_d_scale  # noqa: E402
+from tfp_ldu.testing import randomise_d_scale  # noqa: E402
 from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 
 
-def random_flow(event_dim, dtype, seed, solver):
+def random_flow(event_size, dtype, seed, solver):
   keras.utils.set_random_seed(seed)
-  model = LDUFlow(event_dim, num_blocks=12, num_d_scales=4, num_mixtures=4,
+  model = LDUFlow(event_size, num_blocks=12, num_d_scales=4, num_mixtures=4,
                   hidden_units=(256, 256), solver=solver, dtype=dtype)
   rng = np.random.default_rng(seed)
   for block in model.blocks:
@@ -43,9 +43,9 @@ def random_flow(event_dim, dtype, seed, solver):
   return model
 
 
-def measure(event_dim, dtype, num_points, solver, seed=0):
-  model = random_flow(event_dim, dtype, seed, solver)
-  latents = tf.constant(np.random.default_rng(seed + 1).normal(size=(num_points, event_dim)),
+def measure(event_size, dtype, num_points, solver, seed=0):
+  model = random_flow(event_size, dtype, seed, solver)
+  latents = tf.constant(np.random.default_rng(seed + 1).normal(size=(num_points, event_size)),
                         dtype)
   worst = {TriangularShift: 0, Sinusoidal: 0}
   x = latents
@@ -79,12 +79,12 @@ def main(argv=None):
   parser.add_argument("--event-dim", type=int, default=8)
   parser.add_argument("--num-points", type=int, default=1024)
   args = parser.parse_args(argv)
-  print(f"random 12-block LDU flow, D={args.event_dim}, {args.num_points} latents")
+  print(f"random 12-block LDU flow, D={args.event_size}, {args.num_points} latents")
   print(f"{'D-scale solver':14s} {'dtype':8s} {'tolerance':>9s} {'shift sweeps':>12s} {'D-scale iters':>13s} "
         f"{'|x - T^-1(T(x))|':>16s} {'|z - T(T^-1(z))|':>16s} {'|ILDJ-slogdet|':>14s}")
   for solver, dtype, tolerance in ((s, d, t) for s in ("fixed_point", "newton")
                                    for d, t in (("float32", 1e-5), ("float64", 1e-10))):
-    r = measure(args.event_dim, dtype, args.num_points, solver)
+    r = measure(args.event_size, dtype, args.num_points, solver)
     print(f"{solver:14s} {dtype:8s} {tolerance:9.0e} {r['shift_sweeps']:12d} {r['d_scale_iterations']:13d} "
           f"{r['data_round_trip']:16.2e} {r['latent_residual']:16.2e} {r['log_det']:14.2e}")
 

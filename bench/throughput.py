@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models import LDUFlow  # noqa: E402
-from tests.cases.sinusoidal_flow import randomise_d_scale  # noqa: E402
+from tfp_ldu.testing import randomise_d_scale  # noqa: E402
 
 EVENT_DIM = 8
 TRAIN_BATCH = 128

@@ -1,6 +1,11 @@
-"""Keras flow models built from tfp_ldu bijectors."""
-from models.flow_model import FlowModel
-from models.ldu_flow import LDUFlow
-from models.maf import MAF
-from models.mixture_logistic_coupling_flow import MixtureLogisticCouplingFlow
-from models.residual_flow import ResidualFlow
+"""The flow models of `train/fit.py`: the library's `tfp_ldu.flows`, re-exported.
+
+The classes live in the library so that `import tfp_ldu` alone registers them
+with Keras (`keras.models.load_model` of a saved flow needs nothing else);
+this package keeps the application-level name `models`.
+"""
+from tfp_ldu.flows import (MAF, FlowModel, LDUFlow, MixtureLogisticCouplingFlow,
+                           NonFiniteLossError, ResidualFlow)
+
+__all__ = ["FlowModel", "NonFiniteLossError", "LDUFlow", "MAF",
+           "MixtureLogisticCouplingFlow", "ResidualFlow"]

@@ -20,19 +20,26 @@ class BijectorCase:
     name: test id.
     make_layer: `() -> keras Layer` in float64 with randomised (non-identity)
       weights and a `bijector()` method building a fresh bijector from them.
-    event_dim: D.
+    event_size: D, the number of scalars in one event.
     data_scale: std of the test data (round trip, Jacobian checks).
     large_input: |x| up to which `inverse` and its log-det must stay finite.
     round_trip_atol: allowed max |forward(inverse(x)) - x| (float64).
     log_det_atol: allowed max |ILDJ - log|det J|| (float64).
+    event_shape: the event's shape if not `(event_size,)` (e.g. `(H, W, C)`).
   """
   name: str
   make_layer: Callable
-  event_dim: int
+  event_size: int
+  event_shape: tuple = None
   data_scale: float = 1.0
   large_input: float = 1e3
   round_trip_atol: float = 1e-6
   log_det_atol: float = 1e-6
+
+  @property
+  def shape(self):
+    """The event shape: `event_shape`, or `(event_size,)` for vectors."""
+    return tuple(self.event_shape or (self.event_size,))
 
 
 def all_cases():

@@ -16,8 +16,18 @@ ids = [case.name for case in CASES]
 
 
 def data(case, n=16, seed=0):
+  """`[n, *event_shape]` float64 test points."""
   rng = np.random.default_rng(seed)
-  return tf.constant(case.data_scale * rng.normal(size=(n, case.event_dim)))
+  return tf.constant(case.data_scale * rng.normal(size=(n, *case.shape)))
+
+
+def event_ndims(case):
+  return len(case.shape)
+
+
+def flat(x):
+  """`[n, *event_shape] -> [n, D]`."""
+  return tf.reshape(x, [x.shape[0], -1])
 
 
 def built(case):
@@ -44,12 +54,14 @@ def test_round_trip_with_cache_busted(case):
 def test_log_det_matches_autodiff_jacobian(case):
   _, bijector = built(case)
   x = data(case)
+  x_flat = flat(x)
   with tf.GradientTape() as tape:
-    tape.watch(x)
-    z = bijector.inverse(x)
-  jacobian = tape.batch_jacobian(z, x).numpy()
+    tape.watch(x_flat)
+    z = flat(bijector.inverse(tf.reshape(x_flat, x.shape)))
+  jacobian = tape.batch_jacobian(z, x_flat).numpy()
   _, log_abs_det = np.linalg.slogdet(jacobian)
-  ildj = bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=1).numpy()
+  ildj = bijector.inverse_log_det_jacobian(tf.identity(x),
+                                           event_ndims=event_ndims(case)).numpy()
   assert ildj.shape == (x.shape[0],)
   np.testing.assert_allclose(ildj, log_abs_det, rtol=0, atol=case.log_det_atol)
 
@@ -59,8 +71,8 @@ def test_forward_log_det_is_minus_inverse_log_det(case):
   _, bijector = built(case)
   x = data(case)
   z = bijector.inverse(x)
-  fldj = bijector.forward_log_det_jacobian(tf.identity(z), event_ndims=1)
-  ildj = bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=1)
+  fldj = bijector.forward_log_det_jacobian(tf.identity(z), event_ndims=event_ndims(case))
+  ildj = bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=event_ndims(case))
   np.testing.assert_allclose(fldj, -ildj, rtol=0, atol=case.log_det_atol)
 
 
@@ -68,9 +80,10 @@ def test_forward_log_det_is_minus_inverse_log_det(case):
 def test_finite_for_large_inputs(case):
   _, bijector = built(case)
   big = case.large_input
-  x = tf.constant(np.linspace(-big, big, 7 * case.event_dim).reshape(7, case.event_dim))
+  x = tf.constant(np.linspace(-big, big, 7 * case.event_size).reshape(7, *case.shape))
   assert np.all(np.isfinite(bijector.inverse(x)))
-  assert np.all(np.isfinite(bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=1)))
+  assert np.all(np.isfinite(bijector.inverse_log_det_jacobian(
+      tf.identity(x), event_ndims=event_ndims(case))))
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids)
@@ -81,7 +94,7 @@ def test_eager_graph_and_xla_agree(case):
 
   def all_directions(x, z):
     return (bijector.inverse(tf.identity(x)),
-            bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=1),
+            bijector.inverse_log_det_jacobian(tf.identity(x), event_ndims=event_ndims(case)),
             bijector.forward(tf.identity(z)))
 
   eager = all_directions(x, z)
@@ -97,7 +110,8 @@ def test_every_weight_gets_a_gradient_through_log_prob(case):
   layer = case.make_layer()
   x = data(case)
   with tf.GradientTape() as tape:
-    base = tfd.MultivariateNormalDiag(tf.zeros([case.event_dim], tf.float64))
+    base = tfd.Independent(tfd.Normal(tf.zeros(case.shape, tf.float64), 1.),
+                           reinterpreted_batch_ndims=event_ndims(case))
     distribution = tfd.TransformedDistribution(base, layer.bijector())
     loss = -tf.reduce_mean(distribution.log_prob(x))
   weights = layer.trainable_weights

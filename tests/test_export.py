@@ -159,7 +159,7 @@ def test_failed_rename_restores_previous_export(trained_export, tmp_path, monkey
 
 
 def test_rejects_non_flow_models(tmp_path):
-  with pytest.raises(TypeError, match="expected a models.FlowModel"):
+  with pytest.raises(TypeError, match="expected a tfp_ldu.flows.FlowModel"):
     export.save(keras.Sequential([keras.layers.Dense(3)]), tmp_path / "flow")
   assert not os.listdir(tmp_path)
 
@@ -178,3 +178,30 @@ def test_rejects_path_that_is_a_file(trained_export, tmp_path):
   with pytest.raises(ValueError, match="not a directory"):
     export.save(model, target)
   assert target.read_text() == "not a directory"
+
+
+def test_signatures_name_outputs_keep_event_shape_and_check_inputs(trained_export):
+  model, path = trained_export
+  loaded = tf.saved_model.load(path)
+  assert loaded.event_shape.numpy().tolist() == [EVENT_DIM]
+  log_prob = loaded.signatures["log_prob"](x=tf.constant(DATA))
+  assert list(log_prob) == ["log_prob"]
+  np.testing.assert_allclose(log_prob["log_prob"], model.log_prob(DATA), rtol=1e-5,
+                             atol=1e-5)
+  assert list(loaded.signatures["sample"](n=tf.constant(4))) == ["samples"]
+  with pytest.raises(tf.errors.InvalidArgumentError, match=r"expected x of shape \[N, 3\]"):
+    loaded.signatures["log_prob"](x=tf.zeros([2, 5]))
+  with pytest.raises(tf.errors.InvalidArgumentError, match="non-negative"):
+    loaded.sample(tf.constant(-1))
+
+
+def test_tflite_conversion_of_log_prob_and_sample_is_exact(trained_export):
+  """TFLite once dropped all but one ActNorm log-scale from the log-det (tfb.Scale)."""
+  model, path = trained_export
+  converter = tf.lite.TFLiteConverter.from_saved_model(path,
+                                                       signature_keys=["log_prob", "sample"])
+  interpreter = tf.lite.Interpreter(model_content=converter.convert())
+  log_prob = interpreter.get_signature_runner("log_prob")(x=DATA)["log_prob"]
+  np.testing.assert_allclose(log_prob, model.log_prob(DATA), rtol=1e-4, atol=1e-4)
+  samples = interpreter.get_signature_runner("sample")(n=np.array(7, np.int32))["samples"]
+  assert samples.shape == (7, EVENT_DIM) and np.all(np.isfinite(samples))

@@ -78,7 +78,7 @@ def test_gas_pickle_runs_end_to_end(tmp_path):
   metrics = fit.main(TINY + ["--dataset", "gas", "--data-dir", str(tmp_path / "data"),
                              "--steps", "40", "--no-jit", "--out", out])
   assert_finite_metrics(metrics)
-  assert metrics["config"]["event_dim"] == 8
+  assert metrics["config"]["event_size"] == 8
   assert metrics["config"]["hyperparameters"]["lr_decay"] == "exponential"
   assert metrics["figures"] == [] and not os.path.exists(os.path.join(out, "density.png"))
   assert os.path.isfile(os.path.join(out, "saved_model", "saved_model.pb"))

@@ -26,18 +26,18 @@ class BatchedLogProb:
 
   def __init__(self, model, batch_size, jit_compile=True):
     self.batch_size = int(batch_size)
-    self.event_dim = model.event_dim
+    self.event_size = model.event_size
     self._log_prob = tf.function(
         model.log_prob, jit_compile=jit_compile,
-        input_signature=[tf.TensorSpec([self.batch_size, model.event_dim],
+        input_signature=[tf.TensorSpec([self.batch_size, model.event_size],
                                        model.compute_dtype)])
     self._dtype = model.compute_dtype
 
   def __call__(self, x):
     """`[N, D]` array -> `[N]` float64 numpy log-densities (nats)."""
     x = np.asarray(x, dtype=self._dtype)
-    if x.ndim != 2 or x.shape[1] != self.event_dim or len(x) == 0:
-      raise ValueError(f"BatchedLogProb: expected [N >= 1, {self.event_dim}] rows; "
+    if x.ndim != 2 or x.shape[1] != self.event_size or len(x) == 0:
+      raise ValueError(f"BatchedLogProb: expected [N >= 1, {self.event_size}] rows; "
                        f"received shape {list(x.shape)}.")
     results = []
     for start in range(0, len(x), self.batch_size):

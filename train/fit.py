@@ -26,6 +26,13 @@ Steps and epochs: an epoch is at most one pass over the training set; with
 checkpoints written, at the end of every epoch; early stopping waits
 `--patience` epochs.  A non-finite loss stops the run with a message naming
 the step and exit status 1, keeping the last good checkpoint.
+
+User mistakes end the run with one line, not a traceback: a flag out of
+range, an `--out` that is not a writable directory or a batch larger than the
+training set with an argparse error (exit status 2, before any training); a
+missing or invalid data file with `error: ...` (status 1).  Ctrl-C exits
+with status 130 after printing the step reached and the command that resumes
+from the last checkpoint.
 """
 import os
 import sys
@@ -36,13 +43,16 @@ if __package__ in (None, ""):  # `python train/fit.py`: make the repository impo
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import json  # noqa: E402
+import shlex  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfp_ldu import export  # noqa: E402
+from train import cli_checks  # noqa: E402
 from train import datasets  # noqa: E402
 from train import plots  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
@@ -60,7 +70,7 @@ from train.model_registry import build_model  # noqa: E402
 from train.training_loop import make_optimizer  # noqa: E402
 from train.training_loop import run_training  # noqa: E402
 
-__all__ = ["main", "parse_args", "resolve_hyperparameters"]
+__all__ = ["main", "build_parser", "parse_args", "resolve_hyperparameters"]
 
 # Fields of config.json that define the trajectory of a run: `--resume`
 # refuses to continue a checkpoint written under different values.
@@ -68,27 +78,15 @@ _RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
                  "steps_per_epoch", "patience")
 
 
-def _hidden_units(text):
-  try:
-    units = tuple(int(part) for part in text.replace("-", ",").split(",") if part)
-  except ValueError:
-    units = ()
-  if not units or min(units) < 1:
-    raise argparse.ArgumentTypeError(f"expected sizes like 256,256; got {text!r}")
-  return units
+def build_parser(prog=None):
+  """The argument parser; `prog` (the usage line's command) defaults to how this ran.
 
-
-def _positive_int(text):
-  value = int(text)
-  if value < 1:
-    raise argparse.ArgumentTypeError(f"expected a positive integer; got {text!r}")
-  return value
-
-
-def parse_args(argv=None):
-  """Parses the command line (see the module docstring)."""
-  parser = argparse.ArgumentParser(prog="python train/fit.py",
-                                   description=__doc__.split("\n")[0])
+  Every numeric flag is range-checked by its `type` (`train.cli_checks`), so a
+  bad value ends with a one-line argparse error (exit status 2).
+  """
+  parser = argparse.ArgumentParser(
+      prog=prog or shlex.join(cli_checks.command_words()),
+      description=__doc__.split("\n")[0])
   table = "default: the table's row for --dataset"
   data = parser.add_argument_group("data")
   data.add_argument("--dataset", default="moons", choices=datasets.DATASET_NAMES,
@@ -103,28 +101,31 @@ def parse_args(argv=None):
   model.add_argument("--preset", default="quick", choices=PRESETS,
                      help="quick (default): a one-minute configuration for the 2-D "
                           "toys, the paper's row otherwise; paper: always the paper's row")
-  model.add_argument("--num-blocks", type=_positive_int, help=table)
-  model.add_argument("--num-d-scales", type=_positive_int, help=f"D-scales per block ({table})")
-  model.add_argument("--num-mixtures", type=_positive_int, help=f"K ({table})")
-  model.add_argument("--hidden-units", type=_hidden_units,
+  model.add_argument("--num-blocks", type=cli_checks.positive_int, help=table)
+  model.add_argument("--num-d-scales", type=cli_checks.positive_int,
+                     help=f"D-scales per block ({table})")
+  model.add_argument("--num-mixtures", type=cli_checks.positive_int, help=f"K ({table})")
+  model.add_argument("--hidden-units", type=cli_checks.hidden_units,
                      help=f"MADE hidden sizes, e.g. 256,256 ({table})")
-  model.add_argument("--dropout", type=float, help=table)
+  model.add_argument("--dropout", type=cli_checks.dropout_rate,
+                     help=f"MADE dropout rate in [0, 1) ({table})")
   optim = parser.add_argument_group("optimisation")
-  optim.add_argument("--steps", type=_positive_int,
+  optim.add_argument("--steps", type=cli_checks.positive_int,
                      help=f"optimisation steps ({table}, unless --epochs is given)")
-  optim.add_argument("--epochs", type=_positive_int,
+  optim.add_argument("--epochs", type=cli_checks.positive_int,
                      help="epochs; alone: passes over the data; with --steps: the "
                           "steps are split into this many epochs")
-  optim.add_argument("--batch-size", type=_positive_int, help=table)
-  optim.add_argument("--lr", type=float, help=f"initial learning rate ({table})")
+  optim.add_argument("--batch-size", type=cli_checks.positive_int, help=table)
+  optim.add_argument("--lr", type=cli_checks.positive_float,
+                     help=f"initial learning rate ({table})")
   optim.add_argument("--lr-decay", choices=LR_DECAYS,
                      help=f"cosine over the run or 0.99 per epoch ({table})")
-  optim.add_argument("--weight-decay", type=float, help=f"AdamW weight decay, 0 for "
-                     f"Adam ({table})")
-  optim.add_argument("--patience", type=_positive_int, default=30,
+  optim.add_argument("--weight-decay", type=cli_checks.non_negative_float,
+                     help=f"AdamW weight decay, 0 for Adam ({table})")
+  optim.add_argument("--patience", type=cli_checks.positive_int, default=30,
                      help="early stopping: epochs without a lower validation loss "
                           "(default: 30)")
-  optim.add_argument("--seed", type=int, default=0,
+  optim.add_argument("--seed", type=cli_checks.random_seed, default=0,
                      help="weights and data order (default: 0)")
   run = parser.add_argument_group("run")
   run.add_argument("--out", help="output directory (default: runs/<dataset>-<model>)")
@@ -134,14 +135,19 @@ def parse_args(argv=None):
                    help="do not compile with XLA")
   run.add_argument("--strategy", default="default", choices=("default", "mirrored"),
                    help="mirrored: tf.distribute.MirroredStrategy over the local devices")
-  run.add_argument("--eval-batch-size", type=_positive_int, default=1000,
+  run.add_argument("--eval-batch-size", type=cli_checks.positive_int, default=1000,
                    help="rows per evaluation batch (default: 1000)")
-  run.add_argument("--num-samples", type=_positive_int, default=5000,
+  run.add_argument("--num-samples", type=cli_checks.positive_int, default=5000,
                    help="samples for the sampling diagnostics and plots (default: 5000)")
   run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="Keras fit verbosity: 0 silent, 1 progress bar (default), "
                         "2 one line per epoch")
-  args = parser.parse_args(argv)
+  return parser
+
+
+def parse_args(argv=None, parser=None):
+  """Parses the command line (see the module docstring) with `parser` or `build_parser()`."""
+  args = (parser or build_parser()).parse_args(argv)
   if args.out is None:
     args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
   return args
@@ -195,14 +201,19 @@ def _use_xla(requested, strategy):
   return requested
 
 
-def _load_data(args):
-  """`args.dataset`'s splits; a missing file ends the run with its explanation."""
+def _load_data(args, prog):
+  """`args.dataset`'s splits.
+
+  A missing or unreadable file, a failed download or a file the dataset's
+  checks reject (`OSError`, `ValueError`, each naming the file) ends the run
+  with the one-line `"<prog>: error: <explanation>"` (exit status 1).
+  """
   try:
     if args.download:
       datasets.download(args.data_dir)
     return datasets.load_dataset(args.dataset, data_dir=args.data_dir)
-  except FileNotFoundError as error:
-    raise SystemExit(str(error)) from error
+  except (OSError, ValueError) as error:
+    raise SystemExit(f"{prog}: error: {error}") from error
 
 
 def _run_config(args, data, hyperparameters, schedule, strategy):
@@ -214,7 +225,7 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               jit_compile=_use_xla(args.jit, strategy),
               strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
-              event_dim=data.n_dims, num_train=len(data.train), num_val=len(data.val),
+              event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
 
 
@@ -234,6 +245,13 @@ def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_da
   print(f"Initial test log-likelihood: {initial} nats.")
 
 
+@dataclasses.dataclass
+class _Progress:
+  """How far a run got, for the Ctrl-C message: set once training has started."""
+  model: keras.Model = None
+  checkpoint: TrainingCheckpoint = None
+
+
 def main(argv=None, *, callbacks=()):
   """Runs the command line `argv` (default `sys.argv[1:]`).
 
@@ -246,21 +264,53 @@ def main(argv=None, *, callbacks=()):
     The metrics dict also written to `<out>/metrics.json`.
 
   Raises:
-    SystemExit: with a message (exit status 1) if the loss became
-      non-finite, a data file is missing, or `--resume` finds a checkpoint of
-      a different configuration.
+    SystemExit: exit status 2 after a one-line argparse error for a flag out
+      of range, an `--out` that is not a writable directory, or a batch size
+      larger than the training set; status 1 with a message if a data file
+      is missing or invalid, the loss became non-finite, or `--resume` finds
+      a checkpoint of a different configuration; status 130 after Ctrl-C,
+      once a line naming the step, the checkpoint and the command that
+      resumes the run is printed.  Unexpected errors keep their traceback.
   """
   started = time.perf_counter()
-  args = parse_args(argv)
-  data = _load_data(args)
+  flags = sys.argv[1:] if argv is None else list(argv)
+  command = cli_checks.command_words()
+  parser = build_parser(shlex.join(command))
+  args = parse_args(flags, parser)
+  problem = cli_checks.output_directory_problem(args.out)
+  if problem:
+    parser.error(problem)
+  progress = _Progress()
+  try:
+    return _train_and_evaluate(args, parser, callbacks, progress, started)
+  except KeyboardInterrupt:
+    if sys.stdout.isatty():
+      print()  # Ends the progress bar's line.
+    step = state = None
+    if progress.model is not None:
+      step = int(progress.model.optimizer.iterations.numpy())
+      state = progress.checkpoint.state
+    print(cli_checks.interruption_message(command, flags, step, state,
+                                          os.path.join(args.out, "checkpoints")),
+          file=sys.stderr)
+    raise SystemExit(130) from None
+
+
+def _train_and_evaluate(args, parser, callbacks, progress, started):
+  """`main` after the flags are checked; records in `progress` when training starts."""
+  data = _load_data(args, parser.prog)
   hyperparameters = resolve_hyperparameters(args)
+  problem = cli_checks.batch_size_problem(
+      hyperparameters.batch_size, len(data.train), args.dataset, args.batch_size is not None,
+      default_hyperparameters(args.dataset, args.preset).batch_size)
+  if problem:
+    parser.error(problem)
   schedule = epoch_schedule(
       len(data.train), hyperparameters.batch_size,
       steps=hyperparameters.steps if args.steps is not None or args.epochs is None else None,
       epochs=args.epochs)
   strategy = _make_strategy(args.strategy)
   config = _run_config(args, data, hyperparameters, schedule, strategy)
-  os.makedirs(args.out, exist_ok=True)
   config_path = os.path.join(args.out, "config.json")
   checkpoint = TrainingCheckpoint(os.path.join(args.out, "checkpoints"), args.patience)
   resuming = args.resume and checkpoint.exists
@@ -280,6 +330,7 @@ def main(argv=None, *, callbacks=()):
     first_batch = next(iter(training_dataset(
         data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
     _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, args.out)
+    progress.model, progress.checkpoint = model, checkpoint
     outcome = run_training(
         model, data.train, data.val, schedule, hyperparameters.batch_size, args.seed,
         checkpoint, os.path.join(args.out, "logs"), args.eval_batch_size,

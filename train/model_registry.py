@@ -1,18 +1,20 @@
-"""The flow models `train/fit.py` can train, built from generic options.
+"""The flow models `train/fit.py` can train, built from the table's generic options.
 
-`--model` names a class of the `models` package, imported only when chosen
-(so a model still being written does not break the others).  The generic
-options are the table's architecture columns; each model receives those its
-constructor accepts (`inspect.signature`):
+`--model` names a class of `tfp_ldu.flows` (re-exported by `models`).  The
+generic options are the paper table's architecture columns; how each model
+reads them is spelled out in `OPTION_NAMES`, so the library's constructors
+take only their own options:
 
 * "ldu" (`LDUFlow`) takes every option from the paper's table.
-* The baselines ("maf", "flowpp", "residual") take the table's MADE/network
-  width (`hidden_units`) and `dropout`, but keep their own constructor
-  defaults for `num_blocks`, `num_d_scales` and `num_mixtures` (the table's
-  values describe LDU blocks) unless a flag sets them explicitly.
+* The baselines ("maf", "flowpp", "residual") take the table's network
+  width (`hidden_units`) and `dropout` where they have them, and keep their
+  own constructor defaults for depth and mixture size (the table's values
+  describe LDU blocks) unless a flag sets them explicitly.  For "flowpp",
+  `--num-blocks` sets `num_couplings`.
+* A flag a model has no use for (e.g. `--num-d-scales` with `--model maf`,
+  `--dropout` with `--model residual`) is an error, never silently ignored.
 """
 import importlib
-import inspect
 
 from train.hyperparameters import Hyperparameters
 
@@ -27,40 +29,47 @@ MODEL_CLASSES = {
 
 ARCHITECTURE_OPTIONS = ("num_blocks", "num_d_scales", "num_mixtures", "hidden_units",
                         "dropout")
-_SHARED_OPTIONS = ("hidden_units", "dropout")
+
+# Generic option -> the constructor argument of each model (absent: not taken).
+OPTION_NAMES = {
+    "ldu": {option: option for option in ARCHITECTURE_OPTIONS},
+    "maf": dict(num_blocks="num_blocks", hidden_units="hidden_units", dropout="dropout"),
+    "flowpp": dict(num_blocks="num_couplings", num_mixtures="num_mixtures",
+                   hidden_units="hidden_units", dropout="dropout"),
+    "residual": dict(num_blocks="num_blocks", hidden_units="hidden_units"),
+}
+# Options taken from the table even when no flag sets them.
+_TABLE_OPTIONS = {"ldu": ARCHITECTURE_OPTIONS, "maf": ("hidden_units", "dropout"),
+                  "flowpp": ("hidden_units", "dropout"), "residual": ("hidden_units",)}
 
 
 def model_class(name):
-  """The `models` class for `--model name`."""
+  """The `tfp_ldu.flows` class for `--model name`."""
   if name not in MODEL_CLASSES:
     raise ValueError(f"Unknown model {name!r}; choose one of {tuple(MODEL_CLASSES)}.")
-  module = importlib.import_module("models")
-  try:
-    return getattr(module, MODEL_CLASSES[name])
-  except AttributeError as error:
-    raise ImportError(f"--model {name} needs models.{MODEL_CLASSES[name]}, which this "
-                      "checkout does not provide yet.") from error
+  return getattr(importlib.import_module("tfp_ldu.flows"), MODEL_CLASSES[name])
 
 
-def build_model(name, event_dim, hyperparameters: Hyperparameters, explicit=()):
-  """Builds `--model name` for `[N, event_dim]` data.
+def build_model(name, event_shape, hyperparameters: Hyperparameters, explicit=()):
+  """Builds `--model name` for data points of shape `event_shape`.
 
   Args:
     name: a key of `MODEL_CLASSES`.
-    event_dim: D.
+    event_shape: D, or the shape of one data point.
     hyperparameters: the resolved row (table defaults plus flags).
     explicit: names of `ARCHITECTURE_OPTIONS` set by flags; they are passed
-      to every model, and an error names any the model does not accept.
+      to the model, and an error names any the model does not take.
 
   Returns:
     The `FlowModel`, not yet compiled.
   """
   cls = model_class(name)
-  accepted = inspect.signature(cls.__init__).parameters
-  wanted = ARCHITECTURE_OPTIONS if name == "ldu" else set(_SHARED_OPTIONS) | set(explicit)
-  rejected = sorted(set(explicit) - set(accepted))
+  names = OPTION_NAMES[name]
+  rejected = sorted(set(explicit) - set(names))
   if rejected:
-    raise ValueError(f"{cls.__name__} does not take the option(s) {rejected}.")
-  options = {option: getattr(hyperparameters, option)
-             for option in ARCHITECTURE_OPTIONS if option in wanted and option in accepted}
-  return cls(event_dim, **options)
+    flags = ", ".join("--" + option.replace("_", "-") for option in rejected)
+    raise ValueError(f"--model {name} ({cls.__name__}) does not take {flags}.")
+  wanted = set(_TABLE_OPTIONS[name]) | set(explicit)
+  options = {names[option]: getattr(hyperparameters, option)
+             for option in ARCHITECTURE_OPTIONS if option in wanted and option in names}
+  return cls(event_shape, **options)

@@ -22,6 +22,8 @@ from typing import Optional, Sequence
 
 import keras
 
+from tfp_ldu.flows import NonFiniteLossError
+
 from train.checkpointing import TrainingCheckpoint
 from train.data_pipeline import EpochSchedule
 from train.data_pipeline import evaluation_dataset
@@ -85,15 +87,21 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
     return TrainingOutcome(nan_message=None, stopped_early=checkpoint.state["stopped_early"])
   guard = NonFiniteLossGuard(schedule.steps_per_epoch)
   os.makedirs(log_dir, exist_ok=True)
-  model.fit(
-      training_dataset(x_train, batch_size, schedule.steps_per_epoch, seed,
-                       first_epoch, schedule.epochs),
-      initial_epoch=first_epoch, epochs=schedule.epochs,
-      steps_per_epoch=schedule.steps_per_epoch,
-      validation_data=evaluation_dataset(x_val, eval_batch_size),
-      callbacks=[guard, keras.callbacks.TerminateOnNaN(), checkpoint,
-                 keras.callbacks.TensorBoard(log_dir=log_dir), *callbacks],
-      shuffle=False, verbose=verbose)
+  try:
+    model.fit(
+        training_dataset(x_train, batch_size, schedule.steps_per_epoch, seed,
+                         first_epoch, schedule.epochs),
+        initial_epoch=first_epoch, epochs=schedule.epochs,
+        steps_per_epoch=schedule.steps_per_epoch,
+        validation_data=evaluation_dataset(x_val, eval_batch_size),
+        callbacks=[guard, checkpoint, keras.callbacks.TensorBoard(log_dir=log_dir),
+                   *callbacks],
+        shuffle=False, verbose=verbose)
+  except NonFiniteLossError:
+    # The model refused the step; the guard (called first) recorded it and
+    # keeps the last good checkpoint.
+    if not guard.triggered:
+      raise
   return TrainingOutcome(
       nan_message=guard.message(checkpoint.state) if guard.triggered else None,
       stopped_early=checkpoint.state["stopped_early"])

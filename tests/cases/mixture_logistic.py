@@ -19,10 +19,10 @@ SOLVE_TOLERANCE = 1e-14
 class RandomMixtureLogisticCDF(keras.layers.Layer):
   """Owns random `[D, K]` / `[D]` parameters of a `MixtureLogisticCDF`."""
 
-  def __init__(self, event_dim, num_mixtures, seed, **kwargs):
+  def __init__(self, event_size, num_mixtures, seed, **kwargs):
     super().__init__(**kwargs)
     rng = np.random.default_rng(seed)
-    d, k = event_dim, num_mixtures
+    d, k = event_size, num_mixtures
     weight = lambda name, value: self.add_weight(
         shape=value.shape, initializer=keras.initializers.Constant(value), name=name)
     self.logits = weight("logits", rng.normal(size=(d, k)))
@@ -56,8 +56,8 @@ def make_mixture_logistic_coupling():
 
 
 CASES = [
-    BijectorCase("mixture_logistic_cdf", make_mixture_logistic_cdf, event_dim=3,
+    BijectorCase("mixture_logistic_cdf", make_mixture_logistic_cdf, event_size=3,
                  data_scale=2.0, large_input=1e4),
     BijectorCase("mixture_logistic_coupling", make_mixture_logistic_coupling,
-                 event_dim=4, data_scale=2.0, large_input=1e4),
+                 event_size=4, data_scale=2.0, large_input=1e4),
 ]

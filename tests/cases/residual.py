@@ -20,4 +20,4 @@ def make_residual_block():
   return block
 
 
-CASES = [BijectorCase("residual_block", make_residual_block, event_dim=4, data_scale=2.0)]
+CASES = [BijectorCase("residual_block", make_residual_block, event_size=4, data_scale=2.0)]

@@ -3,13 +3,7 @@ import numpy as np
 
 from tests.registry import BijectorCase
 from tfp_ldu.layers import LDUBlock, MADEShift, SinusoidalParameters
-
-
-def randomise_d_scale(layer: SinusoidalParameters, rng):
-  """Moves a D-scale away from its identity initialisation (|r| up to tanh 2)."""
-  layer.raw_residual.assign(rng.uniform(-2.0, 2.0, layer.raw_residual.shape))
-  layer.out_shift.assign(rng.normal(size=layer.out_shift.shape))
-  layer.mix_logits.assign(rng.normal(size=layer.mix_logits.shape))
+from tfp_ldu.testing import randomise_d_scale
 
 
 def make_sinusoidal(solver="newton"):
@@ -38,10 +32,10 @@ def make_ldu_block():
 
 
 CASES = [
-    BijectorCase("sinusoidal", make_sinusoidal, event_dim=3, data_scale=2.0),
+    BijectorCase("sinusoidal", make_sinusoidal, event_size=3, data_scale=2.0),
     BijectorCase("sinusoidal_fixed_point", lambda: make_sinusoidal("fixed_point"),
-                 event_dim=3, data_scale=2.0),
-    BijectorCase("lower_triangular_shift", make_lower_shift, event_dim=4),
-    BijectorCase("upper_triangular_shift", make_upper_shift, event_dim=4),
-    BijectorCase("ldu_block", make_ldu_block, event_dim=4),
+                 event_size=3, data_scale=2.0),
+    BijectorCase("lower_triangular_shift", make_lower_shift, event_size=4),
+    BijectorCase("upper_triangular_shift", make_upper_shift, event_size=4),
+    BijectorCase("ldu_block", make_ldu_block, event_size=4),
 ]

@@ -1,8 +1,23 @@
-"""TFP bijectors of tfp_ldu.  Closed-form data -> latent maps are `inverse`;
-`forward` is the numeric solve (sampling), as in `tfb.MaskedAutoregressiveFlow`."""
+"""TFP bijectors of tfp_ldu.
+
+Conventions (as in `tfb.MaskedAutoregressiveFlow`): the closed-form data ->
+latent map is `inverse`, so `log_prob` is one pass; `forward` is the numeric
+solve (sampling), and bijectors whose `forward` is a solve derive from
+`NumericInverseBijector` (`solve_forward` reports iterations and
+non-convergence).  Parameters: bijectors with free parameters (`Sinusoidal`)
+take constrained values; transformers driven by a conditioner
+(`MixtureLogisticCDF`) take raw network outputs and constrain them inside.
+"""
+from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector, solve_forward
 from tfp_ldu.bijectors.ldu import LDU
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.bijectors.mixture_logistic_cdf import MixtureLogisticCDF
-from tfp_ldu.bijectors.mixture_logistic_coupling import MixtureLogisticCoupling, half_transform_mask
+from tfp_ldu.bijectors.masked_coupling import MaskedCoupling
+from tfp_ldu.bijectors.masks import half_transform_mask
+from tfp_ldu.bijectors.mixture_logistic_coupling import MixtureLogisticCoupling
 from tfp_ldu.bijectors.residual import Residual
+
+__all__ = ["NumericInverseBijector", "solve_forward", "LDU", "Sinusoidal",
+           "TriangularShift", "MixtureLogisticCDF", "MaskedCoupling", "half_transform_mask",
+           "MixtureLogisticCoupling", "Residual"]

@@ -1,14 +1,15 @@
 """One LDU block of Sinusoidal Flow: upper shift, D-scales, lower shift."""
 import tensorflow as tf
-from tfp_ldu.bijectors.instance_cached import InstanceCachedBijector
 
+from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
+from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.solvers import NumericInverse
 
 __all__ = ["LDU"]
 
 
-class LDU(InstanceCachedBijector):
+class LDU(NumericInverseBijector):
   """`z = L(D_n(...D_1(U(x))))` (data -> latent, as `inverse`).
 
   U is an upper `TriangularShift`, D_1..D_n are element-wise D-scales (usually
@@ -19,6 +20,11 @@ class LDU(InstanceCachedBijector):
 
   `forward` (latent -> data) runs the three numeric inverses in reverse order.
   Shapes: `[..., D] -> [..., D]`.
+
+  #### References
+
+  [1] Yumou Wei. Sinusoidal Flow: A Fast Invertible Autoregressive Flow.
+      ACML 2021. https://arxiv.org/abs/2110.13344
   """
 
   def __init__(self, lower_shift_fn, d_scales, upper_shift_fn, event_size=None,
@@ -45,8 +51,9 @@ class LDU(InstanceCachedBijector):
       if not self._d_scales:
         raise ValueError("LDU: `d_scales` must hold at least one bijector.")
       dtype = self._d_scales[0].dtype
-      super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
-                       parameters=parameters, dtype=dtype, name=name)
+      super().__init__(event_shape=[event_size], forward_min_event_ndims=1,
+                       validate_args=validate_args, parameters=parameters, dtype=dtype,
+                       name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -70,16 +77,10 @@ class LDU(InstanceCachedBijector):
       y = part.inverse(y)
     return total
 
-  def solve_forward(self, x):
-    """Latent -> data; `num_iterations` is the largest iteration count of any part."""
-    num_iterations = tf.constant(0, tf.int32)
-    num_unconverged = tf.constant(0, tf.int32)
+  def _solve_forward(self, x):
+    """Latent -> data: the parts' solves in reverse order (`NumericInverse.combine`)."""
+    solves = []
     for part in reversed(self.bijectors):
-      solved = part.solve_forward(x)
-      x = solved.value
-      num_iterations = tf.maximum(num_iterations, solved.num_iterations)
-      num_unconverged += solved.num_unconverged
-    return NumericInverse(x, num_iterations, num_unconverged)
-
-  def _forward(self, x):
-    return self.solve_forward(x).value
+      solves.append(solve_forward(part, x))
+      x = solves[-1].value
+    return NumericInverse.combine(solves)

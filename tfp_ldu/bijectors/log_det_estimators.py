@@ -114,7 +114,12 @@ def _series_terms(vjp, probes, term_weights, num_terms, *, with_neumann_vector):
     # Term k = index + 1: sign (-1)^{k+1} = (-1)^index; `row` is v^T J^index.
     sign_weight = tf.cast(1 - 2 * (index % 2), dtype) * tf.gather(term_weights, index)
     neumann = tuple(u + sign_weight * row for u in neumann)
-    row = vjp(row)
+    # The VJP is taken inside the loop from a tape recorded outside it: any
+    # gradient that reads a forward-graph value (e.g. `tf.tensordot`'s transpose
+    # permutation for unknown batch sizes) reads a loop input with no constant
+    # value, and its static shape is lost.  A VJP of `tiled` has the probes'
+    # shape: restore it so the loop variables keep their shapes.
+    row = tf.ensure_shape(vjp(row), probes.shape)
     estimate += sign_weight / tf.cast(index + 1, dtype) * tf.reduce_sum(row * probes, axis=-1)
     return (index + 1, row, estimate, *neumann)
 
@@ -137,7 +142,12 @@ def power_series_log_det(g_fn, x, schedule: TermSchedule, *, n_probes: int, seed
   in Residual Flows), so the loop runs n terms, not the batch's maximum.
 
   Args:
-    g_fn: the residual g, `[..., D] -> [..., D]`.
+    g_fn: the residual g, `[..., D] -> [..., D]`.  Its VJPs run inside a
+      `tf.while_loop` on a tape recorded outside it; to backpropagate through
+      that loop under XLA with a batch size unknown at trace time, g's
+      gradient must not need constant tensors of the forward graph as
+      compile-time constants (`tf.tensordot` then reads its transpose
+      permutation; `tf.matmul` and `tf.reshape` need only shapes).
     x: `[B..., D]`.
     schedule: a `TermSchedule` (fixed-length or roulette).
     n_probes: P, probes per event.

@@ -6,13 +6,13 @@ from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_ldu.bijectors import shape_checks
-from tfp_ldu.bijectors.instance_cached import InstanceCachedBijector
+from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.solvers import invert_by_bisection
 
 __all__ = ["MixtureLogisticCDF"]
 
 
-class MixtureLogisticCDF(InstanceCachedBijector):
+class MixtureLogisticCDF(NumericInverseBijector):
   """Element-wise `z = logit(F(x)) e^a + b`, F a mixture of logistic CDFs.
 
   For data `x` (shape `[..., D]`), per dimension i with K components,
@@ -59,6 +59,12 @@ class MixtureLogisticCDF(InstanceCachedBijector):
   dist = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros(d)), bij)
   dist.log_prob(tf.constant([[0.3, -1.2]]))
   ```
+
+  #### References
+
+  [1] Ho, Chen, Srinivas, Duan, Abbeel. Flow++: Improving Flow-Based Generative
+      Models with Variational Dequantization and Architecture Design.
+      https://arxiv.org/abs/1902.00275
   """
 
   def __init__(self, logits, locs, log_scales, log_a, b, min_log_scale=-7.,
@@ -103,12 +109,12 @@ class MixtureLogisticCDF(InstanceCachedBijector):
           dict(locs=(d, k), log_scales=(d, k), log_a=(d,), b=(d,)),
           dict(locs=self._locs, log_scales=self._log_scales, log_a=self._log_a,
                b=self._b))
-      self._event_size = d
       self._min_log_scale = float(min_log_scale)
       self._tolerance = tolerance
       self._num_halvings = num_halvings
-      super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
-                       parameters=parameters, dtype=dtype, name=name)
+      super().__init__(event_shape=[d], forward_min_event_ndims=1,
+                       validate_args=validate_args, parameters=parameters, dtype=dtype,
+                       name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -137,7 +143,7 @@ class MixtureLogisticCDF(InstanceCachedBijector):
 
   def _log_cdf_sf_density(self, x):
     """log F, log(1 - F) and log f at `x`, each `[..., D]`."""
-    shape_checks.check_event_size("MixtureLogisticCDF", x, self._event_size)
+    self._check_event(x)
     log_scales = self._clamped_log_scales()
     log_weights = tf.math.log_softmax(self._logits, axis=-1)
     t = (x[..., tf.newaxis] - self._locs) * tf.exp(-log_scales)
@@ -168,17 +174,13 @@ class MixtureLogisticCDF(InstanceCachedBijector):
     return (tf.reduce_min(component_roots, axis=-1),
             tf.reduce_max(component_roots, axis=-1))
 
-  def solve_forward(self, x):
-    """Latent -> data by bisection; returns a `NumericInverse`."""
-    shape_checks.check_event_size("MixtureLogisticCDF", x, self._event_size)
+  def _solve_forward(self, x):
+    """Latent -> data by bisection."""
     lower, upper = self._bracket(x)
     return invert_by_bisection(
         self._inverse, x, lower, upper, num_halvings=self._num_halvings,
         tolerance=self._tolerance, what="MixtureLogisticCDF.forward",
         diagonal_jacobian_fn=lambda y: tf.exp(self._log_derivative(y)))
-
-  def _forward(self, x):
-    return self.solve_forward(x).value
 
   def _parameter_control_dependencies(self, is_init):
     if not self.validate_args:

@@ -3,8 +3,7 @@ import tensorflow as tf
 from tensorflow_probability.python.internal import samplers
 
 from tfp_ldu.bijectors import log_det_estimators
-from tfp_ldu.bijectors import shape_checks
-from tfp_ldu.bijectors.instance_cached import InstanceCachedBijector
+from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.bijectors.roulette import TermSchedule
 from tfp_ldu.solvers import invert_by_fixed_point
 
@@ -13,7 +12,7 @@ __all__ = ["LOG_DET_MODES", "Residual"]
 LOG_DET_MODES = ("exact", "series", "roulette")
 
 
-class Residual(InstanceCachedBijector):
+class Residual(NumericInverseBijector):
   """`inverse(x) = x + g(x)` with Lip(g) < 1; `forward` solves it by fixed-point iteration.
 
   For data `x` (shape `[..., D]`) and a contraction g (e.g. the map of a
@@ -62,6 +61,13 @@ class Residual(InstanceCachedBijector):
   dist = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros(2)), bij)
   dist.log_prob(tf.constant([[0.3, -1.2]]))
   ```
+
+  #### References
+
+  [1] Behrmann, Grathwohl, Chen, Duvenaud, Jacobsen. Invertible Residual
+      Networks. https://arxiv.org/abs/1811.00995
+  [2] Chen, Behrmann, Duvenaud, Jacobsen. Residual Flows for Invertible
+      Generative Modeling. https://arxiv.org/abs/1906.02735
   """
 
   def __init__(self, g_fn, log_det="roulette", n_exact_terms=2, roulette="geometric",
@@ -122,11 +128,10 @@ class Residual(InstanceCachedBijector):
       self._neumann_gradient = bool(neumann_gradient)
       self._seed = (None if self._schedule is None
                     else samplers.sanitize_seed(seed, salt="Residual"))
-      self._event_size = event_size
       self._tolerance = tolerance
       self._max_iterations = int(max_iterations)
-      super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
-                       parameters=parameters, name=name)
+      super().__init__(event_shape=[event_size], forward_min_event_ndims=1,
+                       validate_args=validate_args, parameters=parameters, name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -139,7 +144,7 @@ class Residual(InstanceCachedBijector):
   seed = property(lambda self: self._seed, doc="Stateless seed `[2]` (None if exact).")
 
   def _residual(self, x):
-    shape_checks.check_event_size("Residual", x, self._event_size)
+    self._check_event(x)
     value = self._g_fn(x)
     if tf.TensorShape(value.shape)[-1:] != tf.TensorShape(x.shape)[-1:]:
       raise ValueError(f"Residual: g_fn must map [..., D] to [..., D]; got input shape "
@@ -156,12 +161,8 @@ class Residual(InstanceCachedBijector):
         self._residual, y, self._schedule, n_probes=self._n_probes, seed=self._seed,
         probe=self._probe, neumann_gradient=self._neumann_gradient)
 
-  def solve_forward(self, x):
-    """Latent -> data by fixed-point iteration; returns a `NumericInverse`."""
-    shape_checks.check_event_size("Residual", x, self._event_size)
+  def _solve_forward(self, x):
+    """Latent -> data by fixed-point iteration."""
     return invert_by_fixed_point(
         self._inverse, x, tolerance=self._tolerance, max_iterations=self._max_iterations,
         event_ndims=1, what="Residual.forward")
-
-  def _forward(self, x):
-    return self.solve_forward(x).value

@@ -39,11 +39,33 @@ def check_parameter_shapes(owner: str, expected: dict, parameters: dict):
                        f"received shape {shape.as_list()}.")
 
 
+def check_event_shape(owner: str, x, event_shape, event_ndims: int = 1):
+  """Checks that `x` is `[..., *event_shape]` (statically, where shapes are known).
+
+  Args:
+    owner: class name for the message.
+    x: the input tensor.
+    event_shape: `tf.TensorShape` (entries may be None) or None (unknown).
+    event_ndims: the event rank; `x` must have at least this many dimensions.
+  Raises:
+    ValueError naming the expected and received shapes.
+  """
+  shape = tf.TensorShape(x.shape)
+  if shape.rank is None:
+    return
+  expected = (tf.TensorShape([None] * event_ndims) if event_shape is None
+              else tf.TensorShape(event_shape))
+  if shape.rank < expected.rank or not shape[shape.rank - expected.rank:].is_compatible_with(
+      expected):
+    dims = ", ".join("?" if d is None else str(d) for d in expected.as_list())
+    size = ("" if expected.rank != 1 or expected[0] is None
+            else f" (event size D={expected[0]})")
+    raise ValueError(f"{owner}: expected input of shape [..., {dims}]{size}; "
+                     f"received shape {shape.as_list()}.")
+
+
 def check_event_size(owner: str, x, event_size):
   """Checks that `x` is `[..., event_size]` (statically, where shapes are known)."""
-  shape = tf.TensorShape(x.shape)
-  if event_size is None or shape.rank is None:
+  if event_size is None:
     return
-  if shape.rank == 0 or (shape[-1] is not None and shape[-1] != event_size):
-    raise ValueError(f"{owner}: expected input of shape [..., {event_size}] "
-                     f"(event size D={event_size}); received shape {shape.as_list()}.")
+  check_event_shape(owner, x, [event_size], 1)

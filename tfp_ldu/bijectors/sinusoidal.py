@@ -1,6 +1,5 @@
 """The sinusoidal transformer of Sinusoidal Flow (Wei, ACML 2021)."""
 import tensorflow as tf
-from tfp_ldu.bijectors.instance_cached import InstanceCachedBijector
 from tensorflow_probability.python.bijectors import softplus as softplus_bijector
 from tensorflow_probability.python.bijectors import tanh as tanh_bijector
 from tensorflow_probability.python.internal import assert_util
@@ -9,12 +8,13 @@ from tensorflow_probability.python.internal import parameter_properties
 from tensorflow_probability.python.internal import tensor_util
 
 from tfp_ldu.bijectors import shape_checks
+from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.solvers import invert_by_fixed_point, invert_by_newton
 
 __all__ = ["Sinusoidal"]
 
 
-class Sinusoidal(InstanceCachedBijector):
+class Sinusoidal(NumericInverseBijector):
   """Element-wise sinusoidal transformer; closed form data -> latent as `inverse`.
 
   For data `x` (shape `[..., D]`), with `u_ik = a_ik x_i + b_ik`:
@@ -48,6 +48,11 @@ class Sinusoidal(InstanceCachedBijector):
   dist = tfd.TransformedDistribution(tfd.MultivariateNormalDiag(tf.zeros(d)), bij)
   dist.log_prob(tf.constant([[0.3, -1.2]]))
   ```
+
+  #### References
+
+  [1] Yumou Wei. Sinusoidal Flow: A Fast Invertible Autoregressive Flow.
+      ACML 2021. https://arxiv.org/abs/2110.13344
   """
 
   def __init__(self, in_scale, in_shift, mix_weights, out_shift, residual_scale,
@@ -94,11 +99,11 @@ class Sinusoidal(InstanceCachedBijector):
         raise ValueError(f'Sinusoidal: solver must be "newton" or "fixed_point"; '
                          f"got {solver!r}.")
       self._solver = solver
-      self._event_size = d
       self._tolerance = tolerance
       self._max_iterations = max_iterations
-      super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
-                       parameters=parameters, dtype=dtype, name=name)
+      super().__init__(event_shape=[d], forward_min_event_ndims=1,
+                       validate_args=validate_args, parameters=parameters, dtype=dtype,
+                       name=name)
 
   @classmethod
   def _parameter_properties(cls, dtype):
@@ -127,7 +132,7 @@ class Sinusoidal(InstanceCachedBijector):
 
   def _phases(self, x):
     """u = a x + b, `[..., D, K]`."""
-    shape_checks.check_event_size("Sinusoidal", x, self._event_size)
+    self._check_event(x)
     return self._in_scale * x[..., tf.newaxis] + self._in_shift
 
   def _inverse(self, y):
@@ -149,9 +154,8 @@ class Sinusoidal(InstanceCachedBijector):
     # log1p keeps full precision where r * mixed_cos is small.
     return tf.reduce_sum(tf.math.log1p(-self._residual_scale * self._mixed_cos(y)), axis=-1)
 
-  def solve_forward(self, x):
-    """Latent -> data by the chosen iteration; returns a `NumericInverse`."""
-    shape_checks.check_event_size("Sinusoidal", x, self._event_size)
+  def _solve_forward(self, x):
+    """Latent -> data by the chosen iteration."""
     common = dict(tolerance=self._tolerance, max_iterations=self._max_iterations,
                   what="Sinusoidal.forward", diagonal_jacobian_fn=self._derivative)
     if self._solver == "fixed_point":
@@ -163,9 +167,6 @@ class Sinusoidal(InstanceCachedBijector):
     radius = radius * (1. + 1e-6) + dtype_util.eps(x.dtype) * (1. + tf.abs(center))
     return invert_by_newton(self._inverse, x, center - radius, center + radius,
                             initial=center, **common)
-
-  def _forward(self, x):
-    return self.solve_forward(x).value
 
   def _parameter_control_dependencies(self, is_init):
     if not self.validate_args:

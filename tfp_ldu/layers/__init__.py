@@ -1,4 +1,10 @@
-"""Keras 3 layers that own bijector parameters and build fresh bijectors in `bijector()`."""
+"""Keras 3 layers that own bijector weights and build fresh bijectors in `bijector()`.
+
+Every flow layer is a `BijectorLayer`: `bijector(training=None)` builds a
+TFP bijector from the current weights, `call(x)` is its data -> latent map,
+and `initialize(x)` runs data-dependent initialisation (walked recursively).
+"""
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.ldu_block import LDUBlock
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
@@ -6,3 +12,10 @@ from tfp_ldu.layers.masked_autoregressive import MaskedAutoregressive
 from tfp_ldu.layers.made_shift import MADEShift
 from tfp_ldu.layers.mixture_logistic_coupling_layer import MixtureLogisticCouplingLayer
 from tfp_ldu.layers.residual_block import ResidualBlock
+from tfp_ldu.layers.uniform_dequantizer import UniformDequantizer
+from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
+from tfp_ldu.layers.pixelcnn_shift import PixelCNNShift
+
+__all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
+           "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
+           "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift"]

@@ -4,11 +4,13 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
+from tfp_ldu.layers.bijector_layer import BijectorLayer
+
 __all__ = ["ActNorm"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class ActNorm(keras.layers.Layer):
+class ActNorm(BijectorLayer):
   """Owns an element-wise affine map; `bijector()` builds it.
 
       z = (x - m) * exp(-s)      (data -> latent, the bijector's `inverse`)
@@ -17,13 +19,17 @@ class ActNorm(keras.layers.Layer):
   `m` and `s` start at 0 (identity) and are set from the first data batch by
   `initialize(x)`: m = mean, s = log std of `x` (shape `[N, D]`), so that
   the output starts standardised.  The flow models call it from `fit`.
+
+  The scale is a `tfb.ScaleMatvecDiag` rather than `tfb.Scale(log_scale=s)`:
+  TFLite converts the latter's log-det wrongly (it keeps only s_0 of the sum,
+  measured with TF 2.21), while the matvec form converts exactly.
   """
 
-  def __init__(self, event_dim, **kwargs):
+  def __init__(self, event_size, **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
-    self.loc = self.add_weight(shape=(self.event_dim,), initializer="zeros", name="loc")
-    self.log_scale = self.add_weight(shape=(self.event_dim,), initializer="zeros",
+    self.event_size = int(event_size)
+    self.loc = self.add_weight(shape=(self.event_size,), initializer="zeros", name="loc")
+    self.log_scale = self.add_weight(shape=(self.event_size,), initializer="zeros",
                                      name="log_scale")
     self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
                                        name="initialized")
@@ -33,26 +39,28 @@ class ActNorm(keras.layers.Layer):
   def is_initialized(self):
     return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
 
+  @property
+  def needs_initialization(self):
+    return not self.is_initialized
+
   def initialize(self, x):
     """Sets m, s from a batch `x` of shape `[N, D]` (eagerly, once)."""
-    x = np.asarray(x, dtype=np.float64)
-    if x.ndim != 2 or x.shape[-1] != self.event_dim or len(x) < 2:
+    x = np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float64)
+    if x.ndim != 2 or x.shape[-1] != self.event_size or len(x) < 2:
       raise ValueError(f"ActNorm.initialize: expected a batch of shape [N >= 2, "
-                       f"{self.event_dim}]; received shape {list(x.shape)}.")
+                       f"{self.event_size}]; received shape {list(x.shape)}.")
     if not np.all(np.isfinite(x)):
       raise ValueError("ActNorm.initialize: the batch holds non-finite values.")
     self.loc.assign(x.mean(axis=0).astype(self.loc.dtype))
     self.log_scale.assign(np.log(x.std(axis=0) + 1e-6).astype(self.log_scale.dtype))
     self.initialized.assign(1.0)
 
-  def bijector(self):
+  def bijector(self, training=None):
     """latent -> data: x = z * exp(s) + m."""
+    del training
     return tfb.Chain([tfb.Shift(tf.convert_to_tensor(self.loc)),
-                      tfb.Scale(log_scale=tf.convert_to_tensor(self.log_scale))],
+                      tfb.ScaleMatvecDiag(tf.exp(tf.convert_to_tensor(self.log_scale)))],
                      name="actnorm")
 
-  def call(self, x):
-    return self.bijector().inverse(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim}
+    return {**super().get_config(), "event_size": self.event_size}

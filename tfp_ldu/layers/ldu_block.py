@@ -1,27 +1,42 @@
 """Keras layer that owns one LDU block's networks and D-scales."""
 import keras
+import numpy as np
 
 from tfp_ldu.bijectors.ldu import LDU
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.made_shift import MADEShift
+from tfp_ldu.layers.pixelcnn_shift import PixelCNNShift
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
 
 __all__ = ["LDUBlock"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class LDUBlock(keras.layers.Layer):
-  """Owns the two MADE shift networks and the D-scales of one `LDU` bijector.
+class LDUBlock(BijectorLayer):
+  """Owns the two shift networks and the D-scales of one `LDU` bijector.
 
   `bijector()` returns a fresh `tfp_ldu.bijectors.LDU` whose shifts are two
-  `MADEShift` networks (lower: s_i sees x_{<i}; upper: s_i sees x_{>i}) and
-  `num_d_scales` `Sinusoidal` D-scales of K = `num_mixtures` components.  Shapes: `[..., D] -> [..., D]`.
+  strictly autoregressive networks (lower: s_i sees x_{<i}; upper: s_i sees
+  x_{>i}) — `MADEShift`s for vectors, or `PixelCNNShift`s (raster order,
+  channels fastest) when `image_shape` is given — and `num_d_scales`
+  `Sinusoidal` D-scales of K = `num_mixtures` components.
+  Shapes: `[..., D] -> [..., D]` (D = H*W*C for images, flat NHWC rows).
+
+  Args:
+    event_size: D.
+    num_d_scales, num_mixtures: D-scales per block and their K.
+    hidden_units, dropout, activation: of the MADEs (vectors).
+    image_shape: (H, W, C) for PixelCNN shifts; None for MADEs.
+    filters, num_residual_blocks: of the PixelCNNs (paper: 16 and 2).
+    tolerance, max_iterations, solver: numeric-inverse settings.
   """
 
-  def __init__(self, event_dim, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+  def __init__(self, event_size, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
                dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
-               solver="newton", **kwargs):
+               solver="newton", image_shape=None, filters=16, num_residual_blocks=2,
+               **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.num_d_scales = int(num_d_scales)
     self.num_mixtures = int(num_mixtures)
     self.hidden_units = tuple(hidden_units)
@@ -30,31 +45,55 @@ class LDUBlock(keras.layers.Layer):
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
-    shift = lambda upper, name: MADEShift(
-        self.event_dim, self.hidden_units, upper=upper, activation=activation,
-        dropout=self.dropout, tolerance=tolerance, name=name, dtype=self.dtype_policy)
+    self.image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
+    self.filters = int(filters)
+    self.num_residual_blocks = int(num_residual_blocks)
+    if self.image_shape is None:
+      shift = lambda upper, name: MADEShift(
+          self.event_size, self.hidden_units, upper=upper, activation=activation,
+          dropout=self.dropout, tolerance=tolerance, name=name, dtype=self.dtype_policy)
+    else:
+      if int(np.prod(self.image_shape)) != self.event_size:
+        raise ValueError(f"LDUBlock: image_shape {self.image_shape} holds "
+                         f"{int(np.prod(self.image_shape))} values, not event_size = "
+                         f"{self.event_size}.")
+      shift = lambda upper, name: PixelCNNShift(
+          self.image_shape, filters=self.filters,
+          num_residual_blocks=self.num_residual_blocks, upper=upper, tolerance=tolerance,
+          name=name, dtype=self.dtype_policy)
     self.lower_shift = shift(False, "lower_shift")
     self.upper_shift = shift(True, "upper_shift")
     self.d_scales = [
-        SinusoidalParameters(self.event_dim, self.num_mixtures, tolerance=tolerance,
+        SinusoidalParameters(self.event_size, self.num_mixtures, tolerance=tolerance,
                              max_iterations=max_iterations, solver=solver,
                              name=f"d_scale_{i}",
                              dtype=self.dtype_policy)
         for i in range(self.num_d_scales)]
     self.built = True
 
-  def bijector(self):
-    """A fresh `LDU` bijector over this layer's current weights."""
-    return LDU(self.lower_shift.shift, [p.bijector() for p in self.d_scales],
-               self.upper_shift.shift, event_size=self.event_dim, tolerance=self.tolerance)
+  @property
+  def parts(self):
+    """The part layers in data -> latent order: U shift, D-scales, L shift."""
+    return [self.upper_shift, *self.d_scales, self.lower_shift]
 
-  def call(self, x):
-    """Data -> latent through the block."""
-    return self.bijector().inverse(x)
+  def initialize(self, x):
+    """Initialises each part that needs it from the batch that part sees."""
+    for part in self.parts:
+      if part.needs_initialization:
+        part.initialize(x)
+      x = part.bijector().inverse(x)
+
+  def bijector(self, training=None):
+    """A fresh `LDU` bijector over this layer's current weights."""
+    del training
+    return LDU(self.lower_shift.shift, [p.bijector() for p in self.d_scales],
+               self.upper_shift.shift, event_size=self.event_size, tolerance=self.tolerance)
 
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "num_d_scales": self.num_d_scales, "num_mixtures": self.num_mixtures,
             "hidden_units": list(self.hidden_units), "dropout": self.dropout,
             "activation": self.activation, "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations, "solver": self.solver}
+            "max_iterations": self.max_iterations, "solver": self.solver,
+            "image_shape": None if self.image_shape is None else list(self.image_shape),
+            "filters": self.filters, "num_residual_blocks": self.num_residual_blocks}

@@ -3,13 +3,14 @@ import keras
 import tensorflow as tf
 
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.nets.made import MADE
 
 __all__ = ["MADEShift"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class MADEShift(keras.layers.Layer):
+class MADEShift(BijectorLayer):
   """Strictly triangular shift network s(x) and its `TriangularShift` bijector.
 
       lower (upper=False): s(x) = MADE(x)[..., 0]                 (s_i sees x_{<i})
@@ -18,19 +19,19 @@ class MADEShift(keras.layers.Layer):
   where rev reverses the last axis.  Shapes: `[..., D] -> [..., D]`.
   """
 
-  def __init__(self, event_dim, hidden_units=(256, 256), upper=False, activation="relu",
+  def __init__(self, event_size, hidden_units=(256, 256), upper=False, activation="relu",
                dropout=0.0, tolerance=None, **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.hidden_units = tuple(hidden_units)
     self.upper = bool(upper)
     self.activation = activation
     self.dropout = float(dropout)
     self.tolerance = tolerance
-    self.made = MADE(self.event_dim, self.hidden_units, activation=activation,
+    self.made = MADE(self.event_size, self.hidden_units, activation=activation,
                      dropout=self.dropout, name=f"{self.name}_made",
                      dtype=self.dtype_policy)
-    self.made.build((None, self.event_dim))
+    self.made.build((None, self.event_size))
     self.built = True
 
   def shift(self, x):
@@ -39,16 +40,14 @@ class MADEShift(keras.layers.Layer):
       return self.made(x)[..., 0]
     return tf.reverse(self.made(tf.reverse(x, axis=[-1]))[..., 0], axis=[-1])
 
-  def bijector(self):
+  def bijector(self, training=None):
     """A fresh `TriangularShift` (data -> latent: x + s(x))."""
-    return TriangularShift(self.shift, upper=self.upper, event_size=self.event_dim,
+    del training
+    return TriangularShift(self.shift, upper=self.upper, event_size=self.event_size,
                            tolerance=self.tolerance)
 
-  def call(self, x):
-    return x + self.shift(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "hidden_units": list(self.hidden_units), "upper": self.upper,
             "activation": self.activation, "dropout": self.dropout,
             "tolerance": self.tolerance}

@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.nets.made import MADE
 
 tfb = tfp.bijectors
@@ -11,7 +12,7 @@ __all__ = ["MaskedAutoregressive"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class MaskedAutoregressive(keras.layers.Layer):
+class MaskedAutoregressive(BijectorLayer):
   """A `tfb.MaskedAutoregressiveFlow` driven by this library's Keras 3 `MADE`.
 
   Data -> latent (the bijector's `inverse`, one pass):
@@ -21,36 +22,34 @@ class MaskedAutoregressive(keras.layers.Layer):
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
   """
 
-  def __init__(self, event_dim, hidden_units=(256, 256), activation="relu", dropout=0.0,
+  def __init__(self, event_size, hidden_units=(256, 256), activation="relu", dropout=0.0,
                reverse=True, **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.hidden_units = tuple(hidden_units)
     self.activation = activation
     self.dropout = float(dropout)
     self.reverse = bool(reverse)
-    self.made = MADE(self.event_dim, self.hidden_units, params_per_dim=2,
+    self.made = MADE(self.event_size, self.hidden_units, params_per_dim=2,
                      activation=activation, dropout=self.dropout,
                      name=f"{self.name}_made",
                      dtype=self.dtype_policy)
-    self.made.build((None, self.event_dim))
+    self.made.build((None, self.event_size))
     self.built = True
 
-  def bijector(self):
+  def bijector(self, training=None):
     """latent -> data; a fresh closure per call keeps TFP's cache per instance."""
+    del training
     def shift_and_log_scale(x):
       params = self.made(x)
       return params[..., 0], params[..., 1]
     maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     if not self.reverse:
       return maf
-    permutation = tf.range(self.event_dim - 1, -1, -1)
+    permutation = tf.range(self.event_size - 1, -1, -1)
     return tfb.Chain([maf, tfb.Permute(permutation)])
 
-  def call(self, x):
-    return self.bijector().inverse(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout, "reverse": self.reverse}

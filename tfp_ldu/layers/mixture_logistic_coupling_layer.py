@@ -5,16 +5,18 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.mixture_logistic_coupling import (MixtureLogisticCoupling,
                                                          half_transform_mask)
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 
 __all__ = ["MixtureLogisticCouplingLayer"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class MixtureLogisticCouplingLayer(keras.layers.Layer):
+class MixtureLogisticCouplingLayer(BijectorLayer):
   """Owns a `GatedResidualMLP` conditioner; `bijector()` builds the coupling.
 
-  The network maps the pass-through part x_p (`[..., D_p]`) to 3K + 2 numbers
+  The network maps the pass-through part x_p (`[..., D_p]`, gathered from the
+  event with the transformed part zeroed, as `MaskedCoupling` passes it) to 3K + 2 numbers
   per transformed dimension (`[..., D_t, 3K + 2]`), read as
 
       logits     = out[..., 0:K]
@@ -28,7 +30,7 @@ class MixtureLogisticCouplingLayer(keras.layers.Layer):
   `[..., D] -> [..., D]`.
 
   Args:
-    event_dim: D >= 2.
+    event_size: D >= 2.
     transform_mask: `[D]` bools, True where transformed; default: the second
       half (`half_transform_mask(D)`).
     num_mixtures: K.
@@ -37,19 +39,19 @@ class MixtureLogisticCouplingLayer(keras.layers.Layer):
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`.
   """
 
-  def __init__(self, event_dim, transform_mask=None, num_mixtures=4,
+  def __init__(self, event_size, transform_mask=None, num_mixtures=4,
                hidden_units=(64, 64), activation="relu", dropout=0.0, layer_norm=True,
                min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
-    if self.event_dim < 2:
-      raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_dim >= 2; "
-                       f"got {event_dim}.")
-    mask = (half_transform_mask(self.event_dim) if transform_mask is None
+    self.event_size = int(event_size)
+    if self.event_size < 2:
+      raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_size >= 2; "
+                       f"got {event_size}.")
+    mask = (half_transform_mask(self.event_size) if transform_mask is None
             else np.asarray(transform_mask))
-    if mask.shape != (self.event_dim,) or mask.dtype != np.bool_:
+    if mask.shape != (self.event_size,) or mask.dtype != np.bool_:
       raise ValueError(f"MixtureLogisticCouplingLayer: transform_mask must be "
-                       f"{self.event_dim} bools; received {mask.tolist()!r}.")
+                       f"{self.event_size} bools; received {mask.tolist()!r}.")
     self.transform_mask = mask
     self.num_mixtures = int(num_mixtures)
     self.hidden_units = tuple(int(h) for h in hidden_units)
@@ -65,27 +67,26 @@ class MixtureLogisticCouplingLayer(keras.layers.Layer):
         activation=activation, dropout=self.dropout, layer_norm=self.layer_norm,
         name="conditioner", dtype=self.dtype_policy)
     self.conditioner.build((None, num_pass))
+    self._pass_indices = np.flatnonzero(~mask)
     self.built = True
 
-  def mixture_parameters(self, pass_through):
-    """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from x_p."""
-    out = self.conditioner(pass_through)
+  def mixture_parameters(self, masked):
+    """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from the
+    event `[..., D]` with its transformed part zeroed."""
+    out = self.conditioner(tf.gather(masked, self._pass_indices, axis=-1))
     k = self.num_mixtures
     return (out[..., :k], out[..., k:2 * k], out[..., 2 * k:3 * k],
             tf.tanh(out[..., 3 * k]), out[..., 3 * k + 1])
 
-  def bijector(self):
+  def bijector(self, training=None):
     """A fresh `MixtureLogisticCoupling` over the current weights."""
+    del training
     return MixtureLogisticCoupling(
         self.mixture_parameters, self.transform_mask, min_log_scale=self.min_log_scale,
         tolerance=self.tolerance, num_halvings=self.num_halvings)
 
-  def call(self, x):
-    """Data -> latent through the coupling."""
-    return self.bijector().inverse(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "transform_mask": self.transform_mask.tolist(),
             "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
             "activation": self.activation, "dropout": self.dropout,

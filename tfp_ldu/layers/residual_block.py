@@ -3,13 +3,14 @@ import keras
 import tensorflow as tf
 
 from tfp_ldu.bijectors.residual import Residual
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP
 
 __all__ = ["ResidualBlock"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class ResidualBlock(keras.layers.Layer):
+class ResidualBlock(BijectorLayer):
   """Owns a `LipschitzMLP` g; `bijector(training)` builds `Residual(g)`.
 
       z = x + g(x),   Lip(g) <= coeff^L < 1,   shapes `[..., D] -> [..., D]`.
@@ -29,7 +30,7 @@ class ResidualBlock(keras.layers.Layer):
   variable, so a fresh seed per call also inside `model.fit` with XLA).
   """
 
-  def __init__(self, event_dim, hidden_units=(64, 64), coeff=0.97, n_power_iterations=5,
+  def __init__(self, event_size, hidden_units=(64, 64), coeff=0.97, n_power_iterations=5,
                n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0, n_probes=1,
                probe="gaussian", neumann_gradient=True, exact_log_det_max_dim=16,
                evaluation_n_exact_terms=20, tolerance=None, max_iterations=1000, seed=None,
@@ -37,7 +38,7 @@ class ResidualBlock(keras.layers.Layer):
     """Builds the layer.
 
     Args:
-      event_dim: D.
+      event_size: D.
       hidden_units: hidden sizes of g.
       coeff: per-layer spectral-norm bound of g, in (0, 1).
       n_power_iterations: power-iteration steps per training call.
@@ -51,7 +52,7 @@ class ResidualBlock(keras.layers.Layer):
       **kwargs: standard Keras layer arguments (`name`, `dtype`, ...).
     """
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.coeff = float(coeff)
     self.n_power_iterations = int(n_power_iterations)
@@ -67,10 +68,10 @@ class ResidualBlock(keras.layers.Layer):
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.seed = seed
-    self.net = LipschitzMLP(self.event_dim, self.hidden_units, coeff=self.coeff,
+    self.net = LipschitzMLP(self.event_size, self.hidden_units, coeff=self.coeff,
                             n_power_iterations=self.n_power_iterations, name="lipschitz_mlp",
                             dtype=self.dtype_policy)
-    self.net.build((None, self.event_dim))
+    self.net.build((None, self.event_size))
     self.seed_generator = keras.random.SeedGenerator(seed, name="estimator_seed")
     self.built = True
 
@@ -79,7 +80,7 @@ class ResidualBlock(keras.layers.Layer):
 
   def bijector(self, training=None):
     """A fresh `Residual` over the current weights, its estimator chosen by `training`."""
-    common = dict(event_size=self.event_dim, tolerance=self.tolerance,
+    common = dict(event_size=self.event_size, tolerance=self.tolerance,
                   max_iterations=self.max_iterations)
     g = self.net.lipschitz_map(training)
     if training:
@@ -88,18 +89,14 @@ class ResidualBlock(keras.layers.Layer):
                       n_probes=self.n_probes, probe=self.probe,
                       neumann_gradient=self.neumann_gradient, seed=self._next_seed(),
                       **common)
-    if self.event_dim <= self.exact_log_det_max_dim:
+    if self.event_size <= self.exact_log_det_max_dim:
       return Residual(g, log_det="exact", **common)
     return Residual(g, log_det="roulette", n_exact_terms=self.evaluation_n_exact_terms,
                     roulette=self.roulette, p=self.p, rate=self.rate, n_probes=self.n_probes,
                     probe=self.probe, seed=self._next_seed(), **common)
 
-  def call(self, x, training=None):
-    """Data -> latent through the block."""
-    return self.bijector(training).inverse(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "hidden_units": list(self.hidden_units), "coeff": self.coeff,
             "n_power_iterations": self.n_power_iterations,
             "n_exact_terms": self.n_exact_terms, "roulette": self.roulette, "p": self.p,

@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
+from tfp_ldu.layers.bijector_layer import BijectorLayer
 
 __all__ = ["SinusoidalParameters"]
 
@@ -14,7 +15,7 @@ def _softmax(logits):
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class SinusoidalParameters(keras.layers.Layer):
+class SinusoidalParameters(BijectorLayer):
   """Unconstrained weights of a `Sinusoidal` bijector; `bijector()` builds it.
 
   Weights (shapes `[D, K]` or `[D]`) and constraints, initialised so the
@@ -27,15 +28,15 @@ class SinusoidalParameters(keras.layers.Layer):
       out_shift      = out_shift,               0
   """
 
-  def __init__(self, event_dim, num_mixtures=4, tolerance=None, max_iterations=1000,
+  def __init__(self, event_size, num_mixtures=4, tolerance=None, max_iterations=1000,
                solver="newton", **kwargs):
     super().__init__(**kwargs)
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.num_mixtures = int(num_mixtures)
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
-    d, k = self.event_dim, self.num_mixtures
+    d, k = self.event_size, self.num_mixtures
     uniform = keras.initializers.RandomUniform(-3.0, 3.0)
     self.raw_in_scale = self.add_weight(shape=(d, k), initializer=uniform,
                                         name="raw_in_scale")
@@ -47,8 +48,9 @@ class SinusoidalParameters(keras.layers.Layer):
     self.out_shift = self.add_weight(shape=(d,), initializer="zeros", name="out_shift")
     self.built = True
 
-  def bijector(self):
+  def bijector(self, training=None):
     """A fresh `Sinusoidal` built from the current weights (tensors, not variables)."""
+    del training
     read = tf.convert_to_tensor
     return Sinusoidal(
         in_scale=tf.nn.softplus(read(self.raw_in_scale)),
@@ -58,11 +60,7 @@ class SinusoidalParameters(keras.layers.Layer):
         residual_scale=tf.tanh(read(self.raw_residual)),
         tolerance=self.tolerance, max_iterations=self.max_iterations, solver=self.solver)
 
-  def call(self, x):
-    """Data -> latent: the D-scale's closed-form map."""
-    return self.bijector().inverse(x)
-
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "num_mixtures": self.num_mixtures, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver}

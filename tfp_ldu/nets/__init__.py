@@ -2,3 +2,9 @@
 from tfp_ldu.nets.made import MADE, made_masks
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualBlock, GatedResidualMLP
 from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP, lipswish
+from tfp_ldu.nets.masked_conv2d import MaskedConv2D, pixelcnn_mask
+from tfp_ldu.nets.pixelcnn import PixelActNorm, PixelCNN, PixelCNNResidualBlock
+
+__all__ = ["MADE", "made_masks", "GatedResidualBlock", "GatedResidualMLP", "LipschitzMLP",
+           "lipswish", "MaskedConv2D", "pixelcnn_mask", "PixelActNorm", "PixelCNN",
+           "PixelCNNResidualBlock"]

@@ -21,6 +21,22 @@ def lipswish(x, beta):
   return x * tf.sigmoid(beta * x) / _SWISH_SLOPE_BOUND
 
 
+def _matmul_last_axis(h, kernel):
+  """h `[..., m]` times kernel `[m, n]` -> `[..., n]`, as one `[-1, m] x [m, n]` product.
+
+  Not `tf.tensordot`: for inputs whose leading dimensions are unknown at trace
+  time it inserts a `Transpose` whose permutation is a tensor, and that
+  Transpose's gradient reads the permutation.  The power-series log-det
+  estimators take VJPs of g inside a `tf.while_loop` from a tape recorded
+  outside it; there the permutation is a loop input, so the VJP loses its
+  static shape and, when the loop is itself differentiated, XLA rejects the
+  permutation as not a compile-time constant.  The gradients of `reshape` and
+  `matmul` read only the shapes of their inputs, which stay known.
+  """
+  flat = tf.matmul(tf.reshape(h, [-1, tf.compat.dimension_value(kernel.shape[0])]), kernel)
+  return tf.reshape(flat, tf.concat([tf.shape(h)[:-1], tf.shape(kernel)[-1:]], axis=0))
+
+
 def _power_iteration_step(kernel, right):
   """One step of power iteration on `kernel` `[m, n]`: right `[n]` -> (left `[m]`, right `[n]`)."""
   left = tf.math.l2_normalize(tf.linalg.matvec(kernel, right))
@@ -200,7 +216,7 @@ class LipschitzMLP(keras.layers.Layer):
         kernel = tf.convert_to_tensor(kernel)
         sigma = rayleigh_quotient(kernel, left, right)
         kernel = kernel / tf.maximum(tf.ones([], kernel.dtype), sigma / coeff)
-        h = tf.tensordot(h, kernel, axes=[[-1], [0]]) + bias
+        h = _matmul_last_axis(h, kernel) + bias
         if index < len(self._raw_betas):
           h = lipswish(h, tf.nn.softplus(self._raw_betas[index]))
       return h

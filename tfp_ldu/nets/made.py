@@ -7,7 +7,7 @@ from keras import ops
 __all__ = ["MADE", "made_masks"]
 
 
-def made_masks(event_dim: int, hidden_units, params_per_dim: int = 1):
+def made_masks(event_size: int, hidden_units, params_per_dim: int = 1):
   """Connectivity masks of a MADE with strictly autoregressive outputs.
 
   Degrees: input j has degree j (0..D-1); hidden units cycle over 0..D-2; a
@@ -20,12 +20,12 @@ def made_masks(event_dim: int, hidden_units, params_per_dim: int = 1):
     `[H_last, D * params_per_dim]` laid out so that a reshape to
     `[D, params_per_dim]` puts output i in row i.
   """
-  degrees = [np.arange(event_dim)]
+  degrees = [np.arange(event_size)]
   for units in hidden_units:
-    degrees.append(np.arange(units) % max(event_dim - 1, 1))
+    degrees.append(np.arange(units) % max(event_size - 1, 1))
   masks = [(d_in[:, None] <= d_out[None, :]).astype("float32")
            for d_in, d_out in zip(degrees[:-1], degrees[1:])]
-  out_degrees = np.repeat(np.arange(event_dim), params_per_dim)
+  out_degrees = np.repeat(np.arange(event_size), params_per_dim)
   masks.append((degrees[-1][:, None] < out_degrees[None, :]).astype("float32"))
   return masks
 
@@ -42,14 +42,14 @@ class MADE(keras.layers.Layer):
   the input and the output's D axis.
   """
 
-  def __init__(self, event_dim, hidden_units, params_per_dim=1, activation="relu",
+  def __init__(self, event_size, hidden_units, params_per_dim=1, activation="relu",
                dropout=0.0, kernel_initializer="glorot_uniform", **kwargs):
     super().__init__(**kwargs)
-    if int(event_dim) < 1:
-      raise ValueError(f"MADE: event_dim must be >= 1; got {event_dim}.")
+    if int(event_size) < 1:
+      raise ValueError(f"MADE: event_size must be >= 1; got {event_size}.")
     if not 0.0 <= float(dropout) < 1.0:
       raise ValueError(f"MADE: dropout must be in [0, 1); got {dropout}.")
-    self.event_dim = int(event_dim)
+    self.event_size = int(event_size)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.params_per_dim = int(params_per_dim)
     self.activation = keras.activations.get(activation)
@@ -59,10 +59,10 @@ class MADE(keras.layers.Layer):
                             for _ in self.hidden_units] if self.dropout else []
 
   def build(self, input_shape):
-    if input_shape[-1] is not None and input_shape[-1] != self.event_dim:
-      raise ValueError(f"MADE: expected input of shape [..., {self.event_dim}]; "
+    if input_shape[-1] is not None and input_shape[-1] != self.event_size:
+      raise ValueError(f"MADE: expected input of shape [..., {self.event_size}]; "
                        f"received shape {list(input_shape)}.")
-    masks = made_masks(self.event_dim, self.hidden_units, self.params_per_dim)
+    masks = made_masks(self.event_size, self.hidden_units, self.params_per_dim)
     self._masks, self._kernels, self._biases = [], [], []
     for index, mask in enumerate(masks):
       fan_in, fan_out = mask.shape
@@ -84,13 +84,13 @@ class MADE(keras.layers.Layer):
         if self._dropout_layers:
           h = self._dropout_layers[index](h, training=training)
     return tf.reshape(h, tf.concat(
-        [tf.shape(h)[:-1], [self.event_dim, self.params_per_dim]], axis=0))
+        [tf.shape(h)[:-1], [self.event_size, self.params_per_dim]], axis=0))
 
   def compute_output_shape(self, input_shape):
-    return tuple(input_shape[:-1]) + (self.event_dim, self.params_per_dim)
+    return tuple(input_shape[:-1]) + (self.event_size, self.params_per_dim)
 
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(), "event_size": self.event_size,
             "hidden_units": list(self.hidden_units),
             "params_per_dim": self.params_per_dim,
             "activation": keras.activations.serialize(self.activation),

@@ -3,6 +3,8 @@ import tensorflow as tf
 
 from tfp_ldu.solvers.bounded_loop import LoopResult, bounded_loop
 
+__all__ = ['bisection']
+
 
 def bisection(fn, target, lower, upper, *, num_halvings: int,
               tolerance: float) -> LoopResult:

@@ -9,6 +9,8 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
+__all__ = ['LoopResult', 'bounded_loop']
+
 
 class LoopResult(NamedTuple):
   """What `bounded_loop` returns.

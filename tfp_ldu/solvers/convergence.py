@@ -1,6 +1,8 @@
 """Never return an unconverged numeric inverse silently."""
 import tensorflow as tf
 
+__all__ = ['ConvergenceError', 'require_converged']
+
 
 class ConvergenceError(RuntimeError):
   """A numeric inverse did not converge within its iteration cap (eager mode)."""

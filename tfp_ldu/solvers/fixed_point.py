@@ -3,6 +3,8 @@ import tensorflow as tf
 
 from tfp_ldu.solvers.bounded_loop import LoopResult, bounded_loop
 
+__all__ = ['default_tolerance', 'fixed_point_iteration']
+
 
 def default_tolerance(dtype) -> float:
   """Step tolerance used when none is given: 1e-5 in float32, 1e-10 in float64."""

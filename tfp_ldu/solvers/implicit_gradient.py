@@ -13,6 +13,8 @@ import tensorflow as tf
 from tfp_ldu.solvers.convergence import require_converged
 from tfp_ldu.solvers.fixed_point import fixed_point_iteration
 
+__all__ = ['attach_implicit_gradient']
+
 
 def _vector_jacobian_product(inverse_fn, root, cotangent):
   """cotangent^T J at `root` (gradient w.r.t. x only)."""

@@ -14,6 +14,8 @@ from tfp_ldu.solvers.fixed_point import default_tolerance, fixed_point_iteration
 from tfp_ldu.solvers.implicit_gradient import attach_implicit_gradient
 from tfp_ldu.solvers.safeguarded_newton import safeguarded_newton
 
+__all__ = ['NumericInverse', 'invert_by_fixed_point', 'invert_by_bisection', 'invert_by_newton']
+
 
 class NumericInverse(NamedTuple):
   """A solved inverse and what it cost.
@@ -26,6 +28,26 @@ class NumericInverse(NamedTuple):
   value: tf.Tensor
   num_iterations: tf.Tensor
   num_unconverged: tf.Tensor
+
+  @classmethod
+  def closed_form(cls, value):
+    """A value computed in closed form: 0 iterations, nothing unconverged."""
+    return cls(value, tf.constant(0, tf.int32), tf.constant(0, tf.int32))
+
+  @classmethod
+  def combine(cls, solves, value=None):
+    """Solves run one after another: the largest iteration count, the summed
+    unconverged counts, and `value` (default: the last solve's value)."""
+    solves = list(solves)
+    if not solves:
+      raise ValueError("NumericInverse.combine needs at least one solve.")
+    num_iterations = solves[0].num_iterations
+    num_unconverged = solves[0].num_unconverged
+    for solved in solves[1:]:
+      num_iterations = tf.maximum(num_iterations, solved.num_iterations)
+      num_unconverged += solved.num_unconverged
+    return cls(solves[-1].value if value is None else value, num_iterations,
+               num_unconverged)
 
 
 def _finish(inverse_fn, target, result, *, what, max_iterations, **gradient_kwargs):

@@ -3,6 +3,8 @@ import tensorflow as tf
 
 from tfp_ldu.solvers.bounded_loop import LoopResult, bounded_loop
 
+__all__ = ['safeguarded_newton']
+
 
 def safeguarded_newton(fn, derivative_fn, target, lower, upper, initial, *,
                        max_iterations: int, tolerance: float) -> LoopResult:

@@ -17,6 +17,8 @@ def check_finite_rows(values: np.ndarray, source: str, what: str = "") -> None:
   Raises:
     ValueError: naming `source` and the number of bad rows.
   """
+  if np.issubdtype(values.dtype, np.integer) or values.dtype == np.bool_:
+    return  # Always finite; skips a full-size temporary on large images.
   bad_rows = int(np.count_nonzero(~np.isfinite(values).all(axis=1)))
   if bad_rows:
     stage = f" {what}" if what else ""

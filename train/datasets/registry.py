@@ -1,9 +1,12 @@
-"""`load_dataset`: one entry point for the tabular benchmarks and toy sets."""
+"""`load_dataset`: one entry point for tabular benchmarks, toys and images."""
 from train.datasets import toy2d
 from train.datasets.bsds300 import load_bsds300
+from train.datasets.cifar10 import load_cifar10
+from train.datasets.digits import load_digits
 from train.datasets.gas import load_gas
 from train.datasets.hepmass import load_hepmass
 from train.datasets.miniboone import load_miniboone
+from train.datasets.mnist import load_mnist
 from train.datasets.power import load_power
 from train.datasets.tabular_data import TabularData
 
@@ -14,8 +17,16 @@ TABULAR_LOADERS = {
     "miniboone": load_miniboone,
     "bsds300": load_bsds300,
 }
+IMAGE_LOADERS = {
+    "digits": load_digits,
+    "mnist": load_mnist,
+    "cifar10": load_cifar10,
+}
 TABULAR_NAMES = tuple(TABULAR_LOADERS)
 TOY_NAMES = tuple(toy2d.TOY_SAMPLERS)
+IMAGE_NAMES = tuple(IMAGE_LOADERS)
+# The vector datasets `train/fit.py` and `train/hyperparameters.py` know;
+# `load_dataset` also accepts every name in IMAGE_NAMES.
 DATASET_NAMES = TABULAR_NAMES + TOY_NAMES
 
 
@@ -29,29 +40,38 @@ def load_dataset(name: str, data_dir=None, seed: int = 0,
   so `seed` and `split_sizes` do not apply (POWER's shuffle always uses the
   reference's RandomState(42)).  Toy sets ("moons", "8gaussians",
   "checkerboard", "rings", "spirals") are generated from `seed` with
-  `split_sizes` rows and ignore `data_dir`.
+  `split_sizes` rows and ignore `data_dir`.  Image sets ("digits", "mnist",
+  "cifar10") return `ImageData`: flat NHWC rows of integer pixel levels plus
+  `image_shape`, `num_levels` and the reference's logit `alpha`; their
+  splits are fixed (`seed` and `split_sizes` do not apply), "digits" ships
+  with scikit-learn and ignores `data_dir`.
 
   Args:
     name: dataset name, any case.
-    data_dir: directory holding the unpacked MAF archive; None for
+    data_dir: directory holding the unpacked MAF archive (or the raw image
+      files, see `train.datasets.mnist` / `cifar10`); None for
       `$TFP_LDU_DATA_DIR` or `~/.tfp_ldu/data`.
     seed: generator seed of the toy sets.
     split_sizes: `(n_train, n_val, n_test)` of the toy sets.
 
   Returns:
-    `TabularData` with float32 `[N_split, D]` splits.
+    `TabularData` with float32 `[N_split, D]` splits (`ImageData`, a
+    subclass, for the image sets).
 
   Raises:
     KeyError: unknown name.
-    FileNotFoundError: a tabular file is missing (the message says where it
-      was looked for and how to get the archive).
-    ValueError: a file holds NaN/infinite values, the wrong columns, or too
-      few rows for three non-empty splits.
+    FileNotFoundError: a data file is missing (the message says where it
+      was looked for and how to get it).
+    ValueError: a file is garbled, truncated or unsafe to unpickle, holds
+      NaN/infinite values, the wrong columns, or too few rows for three
+      non-empty splits.
   """
   key = name.lower()
   if key in TABULAR_LOADERS:
     return TABULAR_LOADERS[key](data_dir)
+  if key in IMAGE_LOADERS:
+    return IMAGE_LOADERS[key](data_dir)
   if key in toy2d.TOY_SAMPLERS:
     return toy2d.load_toy(key, seed=seed, split_sizes=split_sizes)
   raise KeyError(f"Unknown dataset {name!r}; choose one of "
-                 f"{', '.join(DATASET_NAMES)}.")
+                 f"{', '.join(DATASET_NAMES + IMAGE_NAMES)}.")

@@ -42,13 +42,15 @@ class TabularData:
     return self.train.shape[1]
 
   @classmethod
-  def from_splits(cls, name: str, train, val, test, source: str):
+  def from_splits(cls, name: str, train, val, test, source: str, **metadata):
     """Checks processed splits and casts them to float32.
 
     Args:
       name: the dataset's name.
       train, val, test: `[N_split, D]` arrays after preprocessing.
       source: the file(s) they came from, for error messages.
+      **metadata: the extra fields of a subclass, e.g. `ImageData`'s
+        `image_shape`, `num_levels` and `alpha`; none for `TabularData`.
 
     Returns:
       A `TabularData`.
@@ -63,5 +65,6 @@ class TabularData:
     for split, values in splits.items():
       checks.check_finite_rows(values, source,
                                f"in the {split} split after preprocessing")
-    return cls(name=name, **{split: np.ascontiguousarray(values, np.float32)
-                             for split, values in splits.items()})
+    return cls(name=name, **metadata,
+               **{split: np.ascontiguousarray(values, np.float32)
+                  for split, values in splits.items()})

@@ -1,9 +1,7 @@
 """Residual Flow (Chen et al., 2019; i-ResNet, Behrmann et al., 2019) as a Keras model."""
-import warnings
-
 import keras
 
-from models.flow_model import FlowModel
+from tfp_ldu.flows.flow_model import FlowModel
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.residual_block import ResidualBlock
 
@@ -23,14 +21,11 @@ class ResidualFlow(FlowModel):
   D <= `exact_log_det_max_dim` and the roulette estimate with 20 exact terms
   otherwise.  Sampling solves each block by fixed-point iteration.
 
-  Same interface as `LDUFlow`, so a training script can pass one set of
-  options: `num_blocks` and `hidden_units` (the sizes of each g) are used;
-  `dropout` is accepted but ignored (dropout's 1/(1-rate) rescaling would
-  break the Lipschitz bound; a warning says so when it is non-zero);
-  `num_d_scales` and `num_mixtures` are accepted and ignored.
+  Same interface as `LDUFlow`.  There is no dropout: its 1/(1-rate)
+  rescaling would break the Lipschitz bound of the blocks.
 
   Args:
-    event_dim: D.
+    event_shape: D (an int or `(D,)`).
     num_blocks: residual blocks.
     hidden_units: hidden sizes of each block's `LipschitzMLP`.
     coeff: per-layer spectral-norm bound (Lip(g) <= coeff^(len(hidden_units)+1)).
@@ -42,16 +37,14 @@ class ResidualFlow(FlowModel):
     seed: base seed of the blocks' estimator seeds (block b uses seed + b).
   """
 
-  def __init__(self, event_dim, num_blocks=10, hidden_units=(128, 128), coeff=0.97,
+  flattens_events = True
+
+  def __init__(self, event_shape, num_blocks=10, hidden_units=(128, 128), coeff=0.97,
                n_power_iterations=5, n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0,
                n_probes=1, neumann_gradient=True, exact_log_det_max_dim=16,
                evaluation_n_exact_terms=20, tolerance=None, max_iterations=1000, seed=None,
-               dropout=0.0, num_d_scales=None, num_mixtures=None, **kwargs):
-    del num_d_scales, num_mixtures
-    super().__init__(event_dim, **kwargs)
-    if dropout:
-      warnings.warn("ResidualFlow ignores dropout: rescaling activations by "
-                    "1/(1 - rate) would break the Lipschitz bound of the blocks.")
+               **kwargs):
+    super().__init__(event_shape, **kwargs)
     self.num_blocks = int(num_blocks)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.block_options = dict(
@@ -62,10 +55,10 @@ class ResidualFlow(FlowModel):
         evaluation_n_exact_terms=int(evaluation_n_exact_terms), tolerance=tolerance,
         max_iterations=int(max_iterations))
     self.seed = seed
-    self.actnorms = [ActNorm(self.event_dim, name=f"actnorm_{i}", dtype=self.dtype_policy)
+    self.actnorms = [ActNorm(self.event_size, name=f"actnorm_{i}", dtype=self.dtype_policy)
                      for i in range(self.num_blocks + 1)]
     self.blocks = [
-        ResidualBlock(self.event_dim, self.hidden_units,
+        ResidualBlock(self.event_size, self.hidden_units,
                       seed=None if seed is None else seed + i, name=f"residual_block_{i}",
                       dtype=self.dtype_policy, **self.block_options)
         for i in range(self.num_blocks)]
@@ -73,6 +66,6 @@ class ResidualFlow(FlowModel):
     self.flow_layers.append(self.actnorms[-1])
 
   def get_config(self):
-    return {**super().get_config(), "event_dim": self.event_dim,
+    return {**super().get_config(),
             "num_blocks": self.num_blocks, "hidden_units": list(self.hidden_units),
             "seed": self.seed, **self.block_options}

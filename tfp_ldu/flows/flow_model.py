@@ -1,0 +1,447 @@
+"""Base Keras model of every flow: p(x) = base(T(x)) |det dT/dx|, trained by `fit`."""
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import samplers
+
+from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
+from tfp_ldu.layers.bijector_layer import _needs_initialization
+
+tfb = tfp.bijectors
+tfd = tfp.distributions
+
+__all__ = ["FlowModel", "NonFiniteLossError"]
+
+
+class NonFiniteLossError(FloatingPointError):
+  """`fit` met a NaN/inf loss or gradient; the step was not applied."""
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class FlowModel(keras.Model):
+  """A density p(x) = base(T(x)) |det dT/dx| with T a chain of bijector layers.
+
+  Subclasses set `self.flow_layers`: `tfp_ldu.layers.BijectorLayer`s in
+  data -> latent order, each building a fresh TFP bijector whose `inverse`
+  is that layer's data -> latent map.  This class provides:
+
+  * `call(x)` -> per-example log-likelihood `[N]` in nats, so `fit` needs no
+    labels (the loss is its negative mean, see `compute_loss`).  With a
+    `dequantizer` it is the dequantisation bound
+    log p(y) - log q(y | x), y = dequantized x; otherwise log p(x);
+  * `log_prob(x)` (density of continuous x), `sample(n, seed)` and
+    `sample_with_diagnostics(n, seed)`: run as compiled `tf.function`s when
+    called eagerly (one trace per dtype and input rank, no retracing);
+  * `bijector` (evaluation mode) and `distribution`, a live
+    `tfd.TransformedDistribution` that reads the current weights on every
+    call, so it can be kept, trained through (`tfp.vi.fit_surrogate_posterior`)
+    and lists its `trainable_variables`;
+  * `fit`: initialises data-dependent layers (ActNorm, ...) from the first
+    batch, honours `sample_weight` without labels, and stops with
+    `NonFiniteLossError` at the first non-finite loss or gradient, leaving
+    the weights as they were before that step.
+
+  Shapes: `x` is `[N, *event_shape]` (`event_shape=(D,)` for vectors,
+  `(H, W, C)` for images; image models also take flat `[N, H*W*C]` rows);
+  the latent is `[N, *latent_shape]` (default: `event_shape`).  Models whose
+  layers act on flat vectors (MADE-style: LDU, MAF, ...) set
+  `flattens_events = True`: an image event is then reshaped to `[D]` (NHWC
+  order) before the first layer, and the latent is `[N, D]`.
+
+  #### Example
+
+  ```python
+  from tfp_ldu.flows import LDUFlow
+  x = np.random.default_rng(0).normal(size=(256, 2)).astype("float32")
+  flow = LDUFlow(2, num_blocks=2, num_d_scales=1, hidden_units=(16,))
+  flow.compile(keras.optimizers.Adam(1e-3))
+  flow.fit(x, batch_size=64, epochs=1, verbose=0)
+  flow.log_prob(x[:5])                   # [5] nats
+  flow.sample(3, seed=1)                 # [3, 2], through the numeric inverses
+  ```
+  """
+
+  flattens_events = False
+
+  def __init__(self, event_shape, latent_shape=None, dequantizer=None, **kwargs):
+    """Builds the model.
+
+    Args:
+      event_shape: int D or a tuple of ints, the shape of one data point.
+      latent_shape: shape of one latent point (default: `event_shape`).
+      dequantizer: optional layer mapping discrete data x to
+        `(y, log q(y | x))` (e.g. `tfp_ldu.layers.UniformDequantizer`); then
+        `call` and the training loss use the dequantisation bound.
+      **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
+
+    Raises:
+      ValueError: for a non-positive event shape, or a mixed-precision dtype
+        policy (log-determinants and numeric solves need float32/float64).
+    """
+    super().__init__(**kwargs)
+    self.event_shape = _as_shape(event_shape, "event_shape", type(self).__name__)
+    if latent_shape is None:
+      latent_shape = (self.event_size,) if self.flattens_events else self.event_shape
+    self.latent_shape = _as_shape(latent_shape, "latent_shape", type(self).__name__)
+    policy = self.dtype_policy
+    if policy.compute_dtype != policy.variable_dtype:
+      raise ValueError(
+          f"{type(self).__name__}: the dtype policy {policy.name!r} is a mixed-precision "
+          f"policy, which flows do not support: log-determinants, the base density "
+          f"and the numeric inverses need float32 or float64.  Build the model with "
+          f"dtype='float32' (or call keras.mixed_precision.set_global_policy("
+          f"'float32') before building it).")
+    self.dequantizer = dequantizer
+    self._flow_layers = []
+    self._compiled = {}
+
+  @property
+  def event_size(self):
+    """D = the number of scalars in one data point."""
+    return math.prod(self.event_shape)
+
+  @property
+  def flow_layers(self):
+    """The flow's layers in data -> latent order."""
+    return self._flow_layers
+
+  @flow_layers.setter
+  def flow_layers(self, layers):
+    # The layers create their weights eagerly, so the model is built once it has them.
+    self._flow_layers = list(layers)
+    self.built = bool(self._flow_layers)
+
+  # ---- the density -------------------------------------------------------
+  def flow_bijector(self, training=None):
+    """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T."""
+    # Chain([b1, ..., bn]).inverse applies b1.inverse first: data -> latent order.
+    parts = [layer.bijector(training=training) for layer in self.flow_layers]
+    if self.flattens_events and len(self.event_shape) > 1:
+      parts.insert(0, tfb.Reshape(event_shape_out=self.event_shape,
+                                  event_shape_in=[self.event_size]))
+    return tfb.Chain(parts, name="flow")
+
+  @property
+  def bijector(self):
+    """The evaluation-mode `flow_bijector()` over the current weights."""
+    return self.flow_bijector()
+
+  def base_distribution(self):
+    """The latent distribution: a standard normal over `latent_shape`."""
+    dtype = self.compute_dtype
+    if len(self.latent_shape) == 1:
+      return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
+    return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
+                           reinterpreted_batch_ndims=len(self.latent_shape))
+
+  def _distribution(self, training=None):
+    return tfd.TransformedDistribution(self.base_distribution(),
+                                       self.flow_bijector(training))
+
+  @property
+  def distribution(self):
+    """A live `tfd.TransformedDistribution(base, bijector)` (evaluation mode).
+
+    Every method call rebuilds the distribution from the current weights, so a
+    kept reference follows further training, gradients reach every variable,
+    and `distribution.trainable_variables` lists the model's trainable
+    variables (as `tfp.vi.fit_surrogate_posterior` needs).
+    """
+    def build(*variables):
+      del variables  # Passed so that the module tracks them; read by the layers.
+      return self._distribution()
+
+    return tfp.experimental.util.DeferredModule(build, *[v.value for v in self.variables])
+
+  def _as_input(self, x):
+    """`x` as a `[N, *event_shape]` tensor of the compute dtype, or a clear error."""
+    x = x if tf.is_tensor(x) else np.asarray(x)
+    try:
+      dtype = tf.as_dtype(x.dtype)
+    except TypeError:
+      dtype = None
+    if dtype is None or not (dtype.is_floating or dtype.is_integer):
+      raise TypeError(f"{type(self).__name__}: expected numeric data; received "
+                      f"dtype {x.dtype}.")
+    x = tf.cast(x, self.compute_dtype)
+    shape = tf.TensorShape(x.shape)
+    event = tf.TensorShape(self.event_shape)
+    if (len(self.event_shape) > 1 and shape.rank == 2
+        and shape[-1] in (self.event_size, None)):
+      x = tf.reshape(x, tf.concat([tf.shape(x)[:1], self.event_shape], axis=0))
+      shape = tf.TensorShape(x.shape)
+    self._check_static_shape(shape)
+    if not shape[1:].is_fully_defined():
+      # An unknown event dimension (a tf.data spec of [None, None], or a traced
+      # function generalised by Keras) is checked at run time and fixed
+      # statically for the layers.
+      expected = ", ".join(str(d) for d in self.event_shape)
+      check = tf.debugging.assert_equal(
+          tf.shape(x)[1:], tf.constant(self.event_shape, tf.int32),
+          message=f"{type(self).__name__}: expected data of shape [N, {expected}]")
+      with tf.control_dependencies([check]):
+        x = tf.ensure_shape(x, [None, *self.event_shape])
+    return x
+
+  def _check_static_shape(self, shape):
+    """Raises a `ValueError` unless `shape` can be `[N, *event_shape]`."""
+    shape, event = tf.TensorShape(shape), tf.TensorShape(self.event_shape)
+    if shape.rank != 1 + event.rank or not shape[1:].is_compatible_with(event):
+      expected = ", ".join(str(d) for d in self.event_shape)
+      raise ValueError(f"{type(self).__name__}: expected data of shape [N, {expected}]; "
+                       f"received shape {shape.as_list()}.")
+
+  def call(self, x, training=None):
+    x = self._as_input(x)
+    if self.dequantizer is None:
+      return self._distribution(training).log_prob(x)
+    y, log_q = self.dequantizer(x, training=training)
+    return self._distribution(training).log_prob(y) - log_q
+
+  def log_prob(self, x):
+    """Per-example log-density `[N]` in nats of continuous data `x`."""
+    x = self._as_input(x)
+    if not tf.executing_eagerly():
+      return self._distribution(False).log_prob(x)
+    return self._compiled_function("log_prob")(x)
+
+  def sample(self, n, seed=None):
+    """`[n, *event_shape]` samples, drawn through the numeric inverses."""
+    return self.sample_with_diagnostics(n, seed)["samples"]
+
+  def sample_with_diagnostics(self, n, seed=None):
+    """Samples and the diagnostics of their numeric solves.
+
+    Args:
+      n: number of samples (an int >= 0).
+      seed: None (stateful randomness) or a stateless seed (int or `[2]`).
+
+    Returns:
+      dict with `samples` `[n, *event_shape]`, `latents` `[n, *latent_shape]`,
+      `max_iterations` (largest iteration count of any numeric inverse) and
+      `num_unconverged` (problems that hit an iteration cap).
+    """
+    n = _sample_count(n, type(self).__name__)
+    seed = None if seed is None else samplers.sanitize_seed(seed)
+    if not tf.executing_eagerly():
+      return self._sample_with_diagnostics(n, seed)
+    if seed is None:
+      return self._compiled_function("sample")(n, tf.zeros([], tf.int32))
+    return self._compiled_function("sample", seeded=True)(n, tf.cast(seed, tf.int32))
+
+  def _sample_with_diagnostics(self, n, seed):
+    latents = self.base_distribution().sample(n, seed=seed)
+    solved = solve_forward(self.flow_bijector(), latents)
+    return dict(samples=solved.value, latents=latents,
+                max_iterations=solved.num_iterations,
+                num_unconverged=solved.num_unconverged)
+
+  def _evaluation_log_prob(self, x):
+    return self._distribution(False).log_prob(x)
+
+  def _unseeded_sample_with_diagnostics(self, n, seed):
+    del seed
+    return self._sample_with_diagnostics(n, None)
+
+  def _compiled_function(self, kind, seeded=False):
+    """A `tf.function` per public call, traced once per dtype and input rank.
+
+    The library's loops are explicit `tf.while_loop`s, so AutoGraph is off:
+    it would only re-parse the sources on every trace.
+    """
+    key = (kind, seeded, self.compute_dtype)
+    if key not in self._compiled:
+      count_and_seed = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
+      if kind == "log_prob":
+        python_function = self._evaluation_log_prob
+        signature = [tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]
+      elif seeded:
+        python_function, signature = self._sample_with_diagnostics, count_and_seed
+      else:
+        python_function = self._unseeded_sample_with_diagnostics
+        signature = count_and_seed[:1] + [tf.TensorSpec(None, tf.int32)]
+      self._compiled[key] = tf.function(python_function, input_signature=signature,
+                                        autograph=False)
+    return self._compiled[key]
+
+  # ---- training ----------------------------------------------------------
+  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+    """-mean log-likelihood (nats) plus layer losses, scaled for `tf.distribute`."""
+    del x, y, training
+    log_likelihood = y_pred
+    if sample_weight is not None:
+      sample_weight = tf.cast(sample_weight, y_pred.dtype)
+      loss = -tf.reduce_sum(log_likelihood * sample_weight) / tf.reduce_sum(sample_weight)
+    else:
+      loss = -tf.reduce_mean(log_likelihood)
+    for extra in self.losses:
+      loss += tf.cast(tf.reduce_sum(extra), loss.dtype)
+    return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
+
+  def train_step(self, data):
+    """One optimizer step, skipped when the loss or a gradient is not finite."""
+    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+    with tf.GradientTape() as tape:
+      y_pred = self(x, training=True)
+      loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+      num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+      self._loss_tracker.update_state(loss * tf.cast(num_replicas, loss.dtype),
+                                      sample_weight=tf.shape(y_pred)[0])
+      scaled_loss = self.optimizer.scale_loss(loss)
+    variables = self.trainable_variables
+    gradients = tape.gradient(scaled_loss, variables)
+    finite = tf.math.is_finite(loss)
+    for gradient in gradients:
+      if gradient is not None:
+        finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
+    _apply_if_finite(self.optimizer, gradients, variables, finite)
+    return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+  def initialize(self, batch):
+    """Data-dependent initialisation of every layer that needs it, in order.
+
+    Args:
+      batch: `[N, *event_shape]` array-like, N >= 2.  `fit` calls this on its
+        first batch; call it yourself before a custom training loop.
+    """
+    h = self._as_input(batch)
+    if self.dequantizer is not None:
+      h, _ = self.dequantizer(h, training=False)
+    if self.flattens_events:
+      h = tf.reshape(h, [-1, self.event_size])
+    for layer in self.flow_layers:
+      if _needs_initialization(layer):
+        layer.initialize(h)
+      h = layer.bijector().inverse(h)
+
+  @property
+  def needs_initialization(self):
+    """True while a layer waits for data-dependent initialisation."""
+    return any(_needs_initialization(layer) for layer in self.flow_layers)
+
+  def fit(self, x=None, y=None, batch_size=None, sample_weight=None, callbacks=None,
+          **kwargs):
+    """`keras.Model.fit` without labels; see the class docstring for the extras."""
+    if x is not None and not isinstance(x, tf.data.Dataset):
+      # Checked here, eagerly: a traced step may already be generalised to an
+      # unknown event dimension, and XLA drops run-time assertions.
+      data = x if tf.is_tensor(x) else np.asarray(x)
+      self._as_input(data[:1])
+    if self.needs_initialization:
+      self.initialize(_first_batch(x, batch_size))
+    y = _placeholder_labels(x, y, sample_weight)
+    callbacks = [*(callbacks or []), _StopOnNonFiniteLoss()]
+    return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
+                       callbacks=callbacks, **kwargs)
+
+  def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
+    """`keras.Model.evaluate` without labels, honouring `sample_weight`."""
+    y = _placeholder_labels(x, y, sample_weight)
+    return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight,
+                            **kwargs)
+
+  def export(self, filepath, format="tf_saved_model", input_signature=None, **kwargs):
+    """Keras 3 export with the input signature `[None, *event_shape]` by default.
+
+    `tfp_ldu.export.save` writes the richer export (`log_prob`, `sample`).
+    """
+    if input_signature is None:
+      input_signature = [tf.TensorSpec([None, *self.event_shape], self.compute_dtype,
+                                       name="x")]
+    return super().export(filepath, format=format, input_signature=input_signature,
+                          **kwargs)
+
+  def get_config(self):
+    config = {**super().get_config(), "event_shape": list(self.event_shape)}
+    if self.dequantizer is not None:
+      config["dequantizer"] = keras.saving.serialize_keras_object(self.dequantizer)
+    return config
+
+  @classmethod
+  def from_config(cls, config):
+    config = dict(config)
+    if config.get("dequantizer") is not None:
+      config["dequantizer"] = keras.saving.deserialize_keras_object(config["dequantizer"])
+    return cls(**config)
+
+
+class _StopOnNonFiniteLoss(keras.callbacks.Callback):
+  """Raises `NonFiniteLossError` after a step whose loss was NaN or inf."""
+
+  def on_train_batch_end(self, batch, logs=None):
+    loss = (logs or {}).get("loss")
+    if loss is not None and not np.isfinite(float(loss)):
+      step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
+      raise NonFiniteLossError(
+          f"{type(self.model).__name__}.fit: the loss became {float(loss)} at batch "
+          f"{batch} of this epoch; that step was not applied, so the weights are those "
+          f"after {step} optimizer steps.  Check the data for NaN/inf values, or lower "
+          f"the learning rate.")
+
+
+def _apply_if_finite(optimizer, gradients, variables, finite):
+  """Applies the gradients only where every replica's loss and gradients are finite."""
+  replica_context = tf.distribute.get_replica_context()
+  strategy = tf.distribute.get_strategy()
+  if strategy.num_replicas_in_sync > 1 and replica_context is not None:
+    num_non_finite = replica_context.all_reduce(
+        tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
+    finite = num_non_finite < 0.5
+  pairs = list(zip(gradients, variables))
+
+  def apply():
+    optimizer.apply_gradients(pairs)
+    return tf.constant(True)
+
+  if (replica_context is None or strategy.num_replicas_in_sync == 1
+      or tf.__internal__.distribute.strategy_supports_no_merge_call()):
+    tf.cond(finite, apply, lambda: tf.constant(False))
+    return
+
+  # A cond whose branch calls merge_call must run in the cross-replica context.
+  def cross_replica(distribution, finite):
+    finite = distribution.experimental_local_results(finite)[0]
+    tf.cond(finite,
+            lambda: (distribution.extended.call_for_each_replica(
+                lambda: optimizer.apply_gradients(pairs)), tf.constant(True))[1],
+            lambda: tf.constant(False))
+
+  replica_context.merge_call(cross_replica, args=(finite,))
+
+
+def _as_shape(shape, what, owner):
+  """A tuple of positive ints from an int or a sequence."""
+  dims = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
+  if not dims or any(d < 1 for d in dims):
+    raise ValueError(f"{owner}: {what} must be a positive int or a tuple of positive "
+                     f"ints; got {shape!r}.")
+  return dims
+
+
+def _sample_count(n, owner):
+  """`n` as an int32 scalar tensor, with a clear error for negative or non-integer n."""
+  if tf.is_tensor(n) and not tf.executing_eagerly():
+    return tf.cast(n, tf.int32)
+  value = keras.ops.convert_to_numpy(n) if tf.is_tensor(n) else np.asarray(n)
+  if value.ndim != 0 or not float(value).is_integer() or float(value) < 0:
+    raise ValueError(f"{owner}.sample: n must be a non-negative integer; got {n!r}.")
+  return tf.constant(int(value), tf.int32)
+
+
+def _placeholder_labels(x, y, sample_weight):
+  """Zero labels when only `sample_weight` is given: Keras drops weights without y."""
+  if sample_weight is None or y is not None or isinstance(x, tf.data.Dataset):
+    return y
+  return np.zeros(len(x), dtype="float32")
+
+
+def _first_batch(x, batch_size):
+  """The first training batch of `fit`'s `x` (array, tensor or tf.data)."""
+  if isinstance(x, tf.data.Dataset):
+    element = next(iter(x.take(1)))
+    return element[0] if isinstance(element, (tuple, list)) else element
+  data = x if tf.is_tensor(x) else np.asarray(x)
+  return data[: max(batch_size or 32, 2)]

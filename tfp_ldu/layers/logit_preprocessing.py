@@ -1,0 +1,46 @@
+"""The logit transform of dequantised pixels, as a flow layer with its log-det."""
+import keras
+import tensorflow_probability as tfp
+
+from tfp_ldu.layers.bijector_layer import BijectorLayer
+
+tfb = tfp.bijectors
+
+__all__ = ["LogitPreprocessing"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class LogitPreprocessing(BijectorLayer):
+  """Data -> latent: h = logit(alpha + (1 - 2 alpha) y) for y in [0, 1)^D.
+
+      inverse_log_det_jacobian = sum_i [log(1 - 2 alpha) - log p_i - log(1 - p_i)],
+      p_i = alpha + (1 - 2 alpha) y_i
+
+  Placed first in an image flow, it makes `log_prob` a density of the
+  dequantised pixels y in [0, 1)^D (RealNVP, MAF), which is what bits/dim
+  is computed from (`tfp_ldu.bits_per_dim`).  alpha keeps the logit finite at
+  y = 0: 1e-6 for MNIST and 0.05 for CIFAR-10 in the MAF code.  No weights.
+
+  #### References
+
+  [1] Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP.
+      https://arxiv.org/abs/1605.08803
+  [2] Papamakarios, Pavlakou, Murray. Masked Autoregressive Flow for Density
+      Estimation. https://arxiv.org/abs/1705.07057
+  """
+
+  def __init__(self, alpha=0.05, **kwargs):
+    super().__init__(**kwargs)
+    if not 0.0 <= float(alpha) < 0.5:
+      raise ValueError(f"LogitPreprocessing: alpha must be in [0, 0.5); got {alpha}.")
+    self.alpha = float(alpha)
+    self.built = True
+
+  def bijector(self, training=None):
+    """latent -> data: y = (sigmoid(h) - alpha) / (1 - 2 alpha)."""
+    del training
+    return tfb.Chain([tfb.Scale(1.0 / (1.0 - 2.0 * self.alpha)), tfb.Shift(-self.alpha),
+                      tfb.Sigmoid()], name="logit_preprocessing")
+
+  def get_config(self):
+    return {**super().get_config(), "alpha": self.alpha}
