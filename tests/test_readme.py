@@ -22,3 +22,14 @@ def test_ci_runs_exactly_the_readme_test_command():
               if line.strip() and not line.lstrip().startswith("#")]
   assert ci_lines[-1] == readme_test_command
   assert any("pip install" in line and '-e ".[test]"' in line for line in ci_lines)
+
+
+def test_readme_python_examples_run():
+  blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), flags=re.S)
+  assert len(blocks) >= 2
+  for block in blocks:
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)  # pylint: disable=exec-used
+    if "losses" in namespace:  # the variational-inference example trained
+      losses = namespace["losses"].numpy()
+      assert losses.shape == (20,) and losses[-5:].mean() < losses[:5].mean()

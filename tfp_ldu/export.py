@@ -14,7 +14,11 @@ exported.sample_with_seed(tf.constant(5), tf.constant([1, 2]))  # reproducible
 
 Endpoints (also exported as signatures of the same names):
 
-* `log_prob(x: float32[None, D]) -> float32[None]`, log-density in nats;
+* `log_prob(x: float32[None, D]) -> float32[None]`, log-density in nats
+  (for images: of flat NHWC rows of dequantised pixels in [0, 1), the
+  density bits/dim is computed from);
+* for image models only, `log_prob_images(x: float32[None, H, W, C])`, the
+  same on image-shaped input (a plain endpoint, not a signature);
 * `sample(n: int32[]) -> float32[n, *event_shape]`, drawn from TensorFlow's
   global random state;
 * `sample_with_seed(n: int32[], seed: int32[2]) -> float32[n, *event_shape]`,
@@ -96,6 +100,14 @@ class FlowExport(tf.Module):
       return tf.cast(model.sample(checked_count(n), seed=seed), boundary)
 
     self.log_prob = log_prob
+    if len(model.event_shape) > 1:
+      @tf.function(autograph=False, input_signature=[
+          tf.TensorSpec([None, *model.event_shape], boundary, name="x")])
+      def log_prob_images(x):
+        """`[N, *event_shape]` float32 images -> `[N]` log-density (nats)."""
+        return log_prob(tf.reshape(x, [-1, event_size]))
+
+      self.log_prob_images = log_prob_images
     self.sample = sample
     self.sample_with_seed = sample_with_seed
     # Serving signatures name their outputs (`log_prob`, `samples`).

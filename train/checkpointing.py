@@ -107,6 +107,14 @@ class TrainingCheckpoint(keras.callbacks.Callback):
           os.remove(self._path(name))
     self.state = _fresh_state()
 
+  def read_state(self):
+    """Reads the committed `state.json` (no model needed), e.g. before `restore_best`."""
+    if not self.exists:
+      raise FileNotFoundError(f"No checkpoint in {self.directory} (no {_STATE_FILE}).")
+    with open(self._path(_STATE_FILE)) as stream:
+      self.state = json.load(stream)
+    return self.state
+
   def restore(self, model):
     """Loads the last checkpoint into `model` and `model.optimizer`.
 
@@ -115,8 +123,7 @@ class TrainingCheckpoint(keras.callbacks.Callback):
     Returns:
       The restored state dict.
     """
-    with open(self._path(_STATE_FILE)) as stream:
-      self.state = json.load(stream)
+    self.read_state()
     if self.state["last_file"] is not None:
       path = self._path(self.state["last_file"])
       _assign_variables(path, "model", model.variables)

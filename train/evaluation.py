@@ -10,7 +10,11 @@ __all__ = ["BatchedLogProb", "LogLikelihood", "summarize_log_likelihood",
 
 
 class BatchedLogProb:
-  """`model.log_prob` over any number of rows, compiled once for one batch shape.
+  """Per-example log-likelihood over any number of rows, compiled once for one batch shape.
+
+  It is `model.log_prob`, or for a model with a dequantiser (images) the
+  dequantisation bound `model(x)` = log p(y) - log q(y | x) of the discrete
+  rows, the quantity bits/dim is computed from.
 
   The rows are cut into batches of `batch_size`; the last batch is padded by
   repeating its final row and the padding's results are dropped, so every
@@ -27,8 +31,10 @@ class BatchedLogProb:
   def __init__(self, model, batch_size, jit_compile=True):
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
+    function = (model.log_prob if model.dequantizer is None else
+                lambda x: model(x, training=False))
     self._log_prob = tf.function(
-        model.log_prob, jit_compile=jit_compile,
+        function, jit_compile=jit_compile,
         input_signature=[tf.TensorSpec([self.batch_size, model.event_size],
                                        model.compute_dtype)])
     self._dtype = model.compute_dtype

@@ -16,8 +16,11 @@ flag overrides its entry.  The 2-D toys default to the small "quick" preset
   metrics.json    test log-likelihood (nats, mean and 2 standard errors, with
                   the best checkpoint), validation log-likelihood, steps,
                   seconds, sampling speed, numeric-inverse iterations and the
-                  reconstruction residual of the samples;
+                  reconstruction residual of the samples; for images also test
+                  bits/dim (mean and 2 standard errors);
   density.png, samples.png   for 2-D data;
+  samples.png     for images: a grid of samples (pixels in [0, 1], at
+                  `--temperature`);
   saved_model/    `tfp_ldu.export.save` SavedModel.
 
 Steps and epochs: an epoch is at most one pass over the training set; with
@@ -52,9 +55,11 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfp_ldu import export  # noqa: E402
+from tfp_ldu.bits_per_dim import bits_per_dim  # noqa: E402
 from train import cli_checks  # noqa: E402
 from train import datasets  # noqa: E402
 from train import plots  # noqa: E402
+from train.image_grid import save_image_grid  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
 from train.data_pipeline import epoch_schedule  # noqa: E402
 from train.data_pipeline import training_dataset  # noqa: E402
@@ -109,6 +114,10 @@ def build_parser(prog=None):
                      help=f"MADE hidden sizes, e.g. 256,256 ({table})")
   model.add_argument("--dropout", type=cli_checks.dropout_rate,
                      help=f"MADE dropout rate in [0, 1) ({table})")
+  model.add_argument("--filters", type=cli_checks.positive_int,
+                     help=f"PixelCNN feature maps, images with --model ldu ({table})")
+  model.add_argument("--num-residual-blocks", type=cli_checks.positive_int,
+                     help=f"PixelCNN residual blocks, images with --model ldu ({table})")
   optim = parser.add_argument_group("optimisation")
   optim.add_argument("--steps", type=cli_checks.positive_int,
                      help=f"optimisation steps ({table}, unless --epochs is given)")
@@ -137,8 +146,11 @@ def build_parser(prog=None):
                    help="mirrored: tf.distribute.MirroredStrategy over the local devices")
   run.add_argument("--eval-batch-size", type=cli_checks.positive_int, default=1000,
                    help="rows per evaluation batch (default: 1000)")
-  run.add_argument("--num-samples", type=cli_checks.positive_int, default=5000,
-                   help="samples for the sampling diagnostics and plots (default: 5000)")
+  run.add_argument("--num-samples", type=cli_checks.positive_int,
+                   help="samples for the sampling diagnostics and plots (default: 5000; "
+                        "100 for images)")
+  run.add_argument("--temperature", type=cli_checks.positive_float, default=1.0,
+                   help="temperature of the image sample grid (default: 1)")
   run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                    help="Keras fit verbosity: 0 silent, 1 progress bar (default), "
                         "2 one line per epoch")
@@ -150,6 +162,8 @@ def parse_args(argv=None, parser=None):
   args = (parser or build_parser()).parse_args(argv)
   if args.out is None:
     args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
+  if args.num_samples is None:
+    args.num_samples = 100 if args.dataset in datasets.IMAGE_NAMES else 5000
   return args
 
 
@@ -160,7 +174,8 @@ def resolve_hyperparameters(args):
       num_blocks=args.num_blocks, num_d_scales=args.num_d_scales,
       num_mixtures=args.num_mixtures, hidden_units=args.hidden_units,
       dropout=args.dropout, steps=args.steps, batch_size=args.batch_size,
-      learning_rate=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay)
+      learning_rate=args.lr, lr_decay=args.lr_decay, weight_decay=args.weight_decay,
+      filters=args.filters, num_residual_blocks=args.num_residual_blocks)
 
 
 def _explicit_architecture(args):
@@ -225,6 +240,7 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               jit_compile=_use_xla(args.jit, strategy),
               strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
+              data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
 
@@ -322,7 +338,7 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
 
   keras.utils.set_random_seed(args.seed)
   with strategy.scope():
-    model = build_model(args.model, data.n_dims, hyperparameters,
+    model = build_model(args.model, data, hyperparameters,
                         explicit=_explicit_architecture(args))
     model.compile(make_optimizer(hyperparameters, schedule),
                   jit_compile=config["jit_compile"])
@@ -334,7 +350,7 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
     outcome = run_training(
         model, data.train, data.val, schedule, hyperparameters.batch_size, args.seed,
         checkpoint, os.path.join(args.out, "logs"), args.eval_batch_size,
-        verbose=args.verbose, callbacks=callbacks)
+        verbose=args.verbose, callbacks=callbacks, lr_decay=hyperparameters.lr_decay)
     if outcome.nan_message:
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
@@ -351,14 +367,21 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
   test = summarize_log_likelihood(log_prob(data.test))
   val = summarize_log_likelihood(log_prob(data.val))
   sampling = sampling_diagnostics(model, args.num_samples, args.seed)
-  figures = []
-  if data.n_dims == 2:
+  figures, images = [], {}
+  if isinstance(data, datasets.ImageData):
+    images = _bits_per_dim(test, data)
+    figures = [os.path.join(args.out, "samples.png")]
+    grid = model.sample(min(args.num_samples, 100), seed=args.seed,
+                        temperature=args.temperature)
+    save_image_grid(grid.numpy(), figures[0],
+                    title=f"{args.dataset} / {args.model}, T = {args.temperature:g}")
+  elif data.n_dims == 2:
     figures = [os.path.join(args.out, "density.png"), os.path.join(args.out, "samples.png")]
     plots.plot_density(log_prob, data.test, figures[0])
     plots.plot_samples(sampling["samples"], data.test, figures[1])
   saved_model = os.path.join(args.out, "saved_model")
   export.save(model, saved_model)
-  return dict(
+  return dict(**images,
       dataset=args.dataset, model=args.model,
       test_log_likelihood=test.mean, test_log_likelihood_2se=test.two_standard_errors,
       test_non_finite=test.num_non_finite,
@@ -374,7 +397,25 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
       history=state["history"], figures=figures, saved_model=saved_model, config=config)
 
 
+def _bits_per_dim(test, data):
+  """Test bits/dim (mean, 2 SE) of the dequantisation bound `test` (nats per image).
+
+  The bound already subtracts log q(y | x) = D log L, so it bounds the
+  discrete log-probability and bits/dim is -bound / (D ln 2)
+  (`bits_per_dim(..., pixels_scaled_to_unit=False)`).
+  """
+  scale = float(bits_per_dim(1.0, data.n_dims, data.num_levels, pixels_scaled_to_unit=False))
+  return dict(test_bits_per_dim=float(bits_per_dim(test.mean, data.n_dims, data.num_levels,
+                                                   pixels_scaled_to_unit=False)),
+              test_bits_per_dim_2se=abs(scale) * test.two_standard_errors,
+              image_shape=list(data.image_shape), num_levels=data.num_levels)
+
+
 def _print_summary(metrics, out):
+  if "test_bits_per_dim" in metrics:
+    print(f"{metrics['dataset']} / {metrics['model']}: test "
+          f"{metrics['test_bits_per_dim']:.4f} ± {metrics['test_bits_per_dim_2se']:.4f} "
+          f"bits/dim (levels: {metrics['num_levels']}).")
   print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood "
         f"{metrics['test_log_likelihood']:.4f} ± {metrics['test_log_likelihood_2se']:.4f} "
         f"nats (initial {metrics['initial_test_log_likelihood']:.4f}), validation "

@@ -13,9 +13,18 @@ take only their own options:
   `--num-blocks` sets `num_couplings`.
 * A flag a model has no use for (e.g. `--num-d-scales` with `--model maf`,
   `--dropout` with `--model residual`) is an error, never silently ignored.
+
+Image data (`train.datasets.ImageData`) adds the literature's preprocessing
+to every model: uniform dequantisation of the pixel levels (so `call`, the
+training loss and bits/dim are the dequantisation bound) and the logit
+transform with the dataset's alpha.  The LDU flow then uses PixelCNN shifts
+(`--filters`, `--num-residual-blocks`, the paper's Table 2) instead of
+MADEs; the other models see the image as a flat NHWC vector.
 """
 import importlib
 
+from tfp_ldu.layers import UniformDequantizer
+from train.datasets import ImageData
 from train.hyperparameters import Hyperparameters
 
 __all__ = ["MODEL_CLASSES", "ARCHITECTURE_OPTIONS", "build_model"]
@@ -28,11 +37,14 @@ MODEL_CLASSES = {
 }
 
 ARCHITECTURE_OPTIONS = ("num_blocks", "num_d_scales", "num_mixtures", "hidden_units",
-                        "dropout")
+                        "dropout", "filters", "num_residual_blocks")
+# Options that only the image LDU flow (PixelCNN shifts) takes, and the one it does not.
+_PIXELCNN_OPTIONS = ("filters", "num_residual_blocks")
 
 # Generic option -> the constructor argument of each model (absent: not taken).
 OPTION_NAMES = {
-    "ldu": {option: option for option in ARCHITECTURE_OPTIONS},
+    "ldu": {option: option for option in ARCHITECTURE_OPTIONS
+            if option not in _PIXELCNN_OPTIONS},
     "maf": dict(num_blocks="num_blocks", hidden_units="hidden_units", dropout="dropout"),
     "flowpp": dict(num_blocks="num_couplings", num_mixtures="num_mixtures",
                    hidden_units="hidden_units", dropout="dropout"),
@@ -50,12 +62,12 @@ def model_class(name):
   return getattr(importlib.import_module("tfp_ldu.flows"), MODEL_CLASSES[name])
 
 
-def build_model(name, event_shape, hyperparameters: Hyperparameters, explicit=()):
-  """Builds `--model name` for data points of shape `event_shape`.
+def build_model(name, data, hyperparameters: Hyperparameters, explicit=()):
+  """Builds `--model name` for `data`.
 
   Args:
     name: a key of `MODEL_CLASSES`.
-    event_shape: D, or the shape of one data point.
+    data: the `TabularData` (or `ImageData`) the model is for.
     hyperparameters: the resolved row (table defaults plus flags).
     explicit: names of `ARCHITECTURE_OPTIONS` set by flags; they are passed
       to the model, and an error names any the model does not take.
@@ -64,12 +76,26 @@ def build_model(name, event_shape, hyperparameters: Hyperparameters, explicit=()
     The `FlowModel`, not yet compiled.
   """
   cls = model_class(name)
-  names = OPTION_NAMES[name]
+  names = dict(OPTION_NAMES[name])
+  table_options = set(_TABLE_OPTIONS[name])
+  extra = {}
+  if isinstance(data, ImageData):
+    extra = dict(dequantizer=UniformDequantizer(data.num_levels, event_ndims=3,
+                                                name="dequantizer"),
+                 logit_alpha=data.alpha)
+    if name == "ldu":  # PixelCNN shifts instead of MADEs.
+      names = {**{option: option for option in _PIXELCNN_OPTIONS},
+               **{k: v for k, v in names.items() if k not in ("hidden_units", "dropout")}}
+      table_options = (table_options - {"hidden_units", "dropout"}) | set(_PIXELCNN_OPTIONS)
+      extra["conditioner"] = "pixelcnn"
+    else:  # The table's sizes describe LDU blocks: keep the model's own defaults.
+      table_options = set()
   rejected = sorted(set(explicit) - set(names))
   if rejected:
     flags = ", ".join("--" + option.replace("_", "-") for option in rejected)
     raise ValueError(f"--model {name} ({cls.__name__}) does not take {flags}.")
-  wanted = set(_TABLE_OPTIONS[name]) | set(explicit)
+  wanted = table_options | set(explicit)
   options = {names[option]: getattr(hyperparameters, option)
              for option in ARCHITECTURE_OPTIONS if option in wanted and option in names}
-  return cls(event_shape, **options)
+  event_shape = data.image_shape if isinstance(data, ImageData) else data.n_dims
+  return cls(event_shape, **options, **extra)

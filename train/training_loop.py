@@ -10,6 +10,10 @@ Learning-rate decay (`Hyperparameters.lr_decay`):
   N: over the paper's budgets it is 0.99^301 = 0.05 for GAS (2M steps, 6,657
   per pass) and 0.99^407 = 0.017 for HEPMASS, a sensible annealing, whereas
   decaying every 1,000 steps would shrink the rate by 1e-9 for GAS.
+* "plateau": constant, multiplied by `PLATEAU_FACTOR` (0.9) whenever the
+  validation loss has not improved for `PLATEAU_PATIENCE` (2) epochs, as the
+  paper does for CIFAR-10 (`keras.callbacks.ReduceLROnPlateau` in
+  `run_training`).
 * "none": constant.
 
 Adam, or AdamW when `weight_decay > 0`.  Both schedules are functions of the
@@ -30,6 +34,8 @@ from train.data_pipeline import evaluation_dataset
 from train.data_pipeline import training_dataset
 from train.hyperparameters import EXPONENTIAL_DECAY_RATE
 from train.hyperparameters import Hyperparameters
+from train.hyperparameters import PLATEAU_FACTOR
+from train.hyperparameters import PLATEAU_PATIENCE
 from train.nan_guard import NonFiniteLossGuard
 
 __all__ = ["make_optimizer", "TrainingOutcome", "run_training"]
@@ -64,7 +70,8 @@ class TrainingOutcome:
 def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int,
                  seed: int, checkpoint: TrainingCheckpoint, log_dir: str,
                  eval_batch_size: int, verbose: int = 1,
-                 callbacks: Sequence[keras.callbacks.Callback] = ()) -> TrainingOutcome:
+                 callbacks: Sequence[keras.callbacks.Callback] = (),
+                 lr_decay: str = "none") -> TrainingOutcome:
   """Trains `model` (compiled) from `checkpoint.state["epoch"]` to the schedule's end.
 
   Args:
@@ -78,6 +85,7 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
     eval_batch_size: validation batch size.
     verbose: Keras `fit` verbosity (1 = progress bar).
     callbacks: extra callbacks, run after the checkpoint is written.
+    lr_decay: the row's decay; "plateau" adds `ReduceLROnPlateau`.
 
   Returns:
     `TrainingOutcome`.
@@ -87,6 +95,10 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
     return TrainingOutcome(nan_message=None, stopped_early=checkpoint.state["stopped_early"])
   guard = NonFiniteLossGuard(schedule.steps_per_epoch)
   os.makedirs(log_dir, exist_ok=True)
+  if lr_decay == "plateau":
+    callbacks = [keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=PLATEAU_FACTOR, patience=PLATEAU_PATIENCE,
+        verbose=int(verbose > 0)), *callbacks]
   try:
     model.fit(
         training_dataset(x_train, batch_size, schedule.steps_per_epoch, seed,

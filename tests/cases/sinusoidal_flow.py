@@ -31,6 +31,19 @@ def make_ldu_block():
   return block
 
 
+def make_pixelcnn_ldu_block():
+  """An LDU block on 2x3x2 images: PixelCNN shifts over flat NHWC rows."""
+  block = LDUBlock(12, num_d_scales=2, num_mixtures=3, image_shape=(2, 3, 2), filters=4,
+                   num_residual_blocks=1, dtype="float64")
+  rng = np.random.default_rng(3)
+  for d_scale in block.d_scales:
+    randomise_d_scale(d_scale, rng)
+  for shift in (block.lower_shift, block.upper_shift):  # Away from the zero start.
+    for weight in shift.trainable_weights:
+      weight.assign(weight + 0.2 * rng.normal(size=weight.shape))
+  return block
+
+
 CASES = [
     BijectorCase("sinusoidal", make_sinusoidal, event_size=3, data_scale=2.0),
     BijectorCase("sinusoidal_fixed_point", lambda: make_sinusoidal("fixed_point"),
@@ -38,4 +51,5 @@ CASES = [
     BijectorCase("lower_triangular_shift", make_lower_shift, event_size=4),
     BijectorCase("upper_triangular_shift", make_upper_shift, event_size=4),
     BijectorCase("ldu_block", make_ldu_block, event_size=4),
+    BijectorCase("ldu_block_pixelcnn", make_pixelcnn_ldu_block, event_size=12),
 ]

@@ -9,6 +9,8 @@ from tensorflow_probability.python.internal import samplers
 
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.layers.bijector_layer import _needs_initialization
+from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
+from tfp_ldu.solvers.truncation import truncated_solves
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
@@ -66,7 +68,8 @@ class FlowModel(keras.Model):
 
   flattens_events = False
 
-  def __init__(self, event_shape, latent_shape=None, dequantizer=None, **kwargs):
+  def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
+               **kwargs):
     """Builds the model.
 
     Args:
@@ -75,6 +78,11 @@ class FlowModel(keras.Model):
       dequantizer: optional layer mapping discrete data x to
         `(y, log q(y | x))` (e.g. `tfp_ldu.layers.UniformDequantizer`); then
         `call` and the training loss use the dequantisation bound.
+      logit_alpha: if set, the flow starts with
+        `tfp_ldu.layers.LogitPreprocessing(logit_alpha)`, h = logit(alpha +
+        (1 - 2 alpha) y), with its log-det counted, so `log_prob` stays the
+        density of dequantised pixels y in [0, 1)^D (MAF: 1e-6 for MNIST,
+        0.05 for CIFAR-10).
       **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
     Raises:
@@ -95,6 +103,10 @@ class FlowModel(keras.Model):
           f"dtype='float32' (or call keras.mixed_precision.set_global_policy("
           f"'float32') before building it).")
     self.dequantizer = dequantizer
+    self.logit_alpha = None if logit_alpha is None else float(logit_alpha)
+    self._preprocessing = ([] if self.logit_alpha is None else
+                           [LogitPreprocessing(self.logit_alpha, name="logit",
+                                               dtype=self.dtype_policy)])
     self._flow_layers = []
     self._compiled = {}
 
@@ -105,13 +117,13 @@ class FlowModel(keras.Model):
 
   @property
   def flow_layers(self):
-    """The flow's layers in data -> latent order."""
+    """The flow's layers in data -> latent order (the logit preprocessing first)."""
     return self._flow_layers
 
   @flow_layers.setter
   def flow_layers(self, layers):
     # The layers create their weights eagerly, so the model is built once it has them.
-    self._flow_layers = list(layers)
+    self._flow_layers = [*self._preprocessing, *layers]
     self.built = bool(self._flow_layers)
 
   # ---- the density -------------------------------------------------------
@@ -208,43 +220,87 @@ class FlowModel(keras.Model):
       return self._distribution(False).log_prob(x)
     return self._compiled_function("log_prob")(x)
 
-  def sample(self, n, seed=None):
+  def sample(self, n, seed=None, temperature=1.0):
     """`[n, *event_shape]` samples, drawn through the numeric inverses."""
-    return self.sample_with_diagnostics(n, seed)["samples"]
+    return self.sample_with_diagnostics(n, seed, temperature)["samples"]
 
-  def sample_with_diagnostics(self, n, seed=None):
+  def sample_with_diagnostics(self, n, seed=None, temperature=1.0):
     """Samples and the diagnostics of their numeric solves.
 
     Args:
       n: number of samples (an int >= 0).
       seed: None (stateful randomness) or a stateless seed (int or `[2]`).
+      temperature: T > 0; the latents are T times base samples (T < 1 gives
+        the smoother samples of Glow's reduced-temperature figures).
 
     Returns:
       dict with `samples` `[n, *event_shape]`, `latents` `[n, *latent_shape]`,
       `max_iterations` (largest iteration count of any numeric inverse) and
       `num_unconverged` (problems that hit an iteration cap).
     """
-    n = _sample_count(n, type(self).__name__)
+    n = _sample_count(n, f"{type(self).__name__}.sample")
     seed = None if seed is None else samplers.sanitize_seed(seed)
+    if not tf.is_tensor(temperature) and not float(temperature) > 0:
+      raise ValueError(f"{type(self).__name__}.sample: temperature must be > 0; got "
+                       f"{temperature!r}.")
+    temperature = tf.cast(temperature, self.compute_dtype)
     if not tf.executing_eagerly():
-      return self._sample_with_diagnostics(n, seed)
+      return self._sample_with_diagnostics(n, seed, temperature)
     if seed is None:
-      return self._compiled_function("sample")(n, tf.zeros([], tf.int32))
-    return self._compiled_function("sample", seeded=True)(n, tf.cast(seed, tf.int32))
+      return self._compiled_function("sample")(n, tf.zeros([], tf.int32), temperature)
+    return self._compiled_function("sample", seeded=True)(n, tf.cast(seed, tf.int32),
+                                                          temperature)
 
-  def _sample_with_diagnostics(self, n, seed):
-    latents = self.base_distribution().sample(n, seed=seed)
+  def _sample_with_diagnostics(self, n, seed, temperature=1.0):
+    latents = self.base_distribution().sample(n, seed=seed) * temperature
     solved = solve_forward(self.flow_bijector(), latents)
     return dict(samples=solved.value, latents=latents,
                 max_iterations=solved.num_iterations,
                 num_unconverged=solved.num_unconverged)
 
+  def reconstruct(self, x, max_iterations):
+    """The round trip x -> z = T(x) -> x_k with every numeric solve cut at k iterations.
+
+    For analyses of the numeric inverse (Sinusoidal Flow's Appendix C): each
+    solve inside `sample`'s direction stops after `max_iterations` = k
+    iterations and returns its last iterate, converged or not
+    (`tfp_ldu.solvers.truncated_solves`).  `sample` and `bijector.forward`
+    stay strict.  Runs as one compiled function for every k.
+
+    Args:
+      x: `[N, *event_shape]` continuous data (for images: dequantised pixels,
+        what `log_prob` takes).
+      max_iterations: k >= 0.
+
+    Returns:
+      dict with `reconstructions` `[N, *event_shape]` (x_k), `latents`
+      `[N, *latent_shape]` (z), `latent_residual` `[N]` = max |T(x_k) - z|
+      over each example, and `num_unconverged` (problems not converged
+      after k iterations).
+    """
+    x = self._as_input(x)
+    k = _sample_count(max_iterations, f"{type(self).__name__}.reconstruct")
+    if not tf.executing_eagerly():
+      return self._reconstruct(x, k)
+    return self._compiled_function("reconstruct")(x, k)
+
+  def _reconstruct(self, x, k):
+    bijector = self.flow_bijector(training=False)
+    latents = bijector.inverse(x)
+    with truncated_solves(k):
+      solved = solve_forward(bijector, tf.identity(latents))
+    again = bijector.inverse(tf.identity(solved.value))
+    axes = list(range(1, len(self.latent_shape) + 1))
+    return dict(reconstructions=solved.value, latents=latents,
+                latent_residual=tf.reduce_max(tf.abs(again - latents), axis=axes),
+                num_unconverged=solved.num_unconverged)
+
   def _evaluation_log_prob(self, x):
     return self._distribution(False).log_prob(x)
 
-  def _unseeded_sample_with_diagnostics(self, n, seed):
+  def _unseeded_sample_with_diagnostics(self, n, seed, temperature):
     del seed
-    return self._sample_with_diagnostics(n, None)
+    return self._sample_with_diagnostics(n, None, temperature)
 
   def _compiled_function(self, kind, seeded=False):
     """A `tf.function` per public call, traced once per dtype and input rank.
@@ -255,14 +311,18 @@ class FlowModel(keras.Model):
     key = (kind, seeded, self.compute_dtype)
     if key not in self._compiled:
       count_and_seed = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
+      temperature = tf.TensorSpec([], self.compute_dtype)
+      data = tf.TensorSpec([None, *self.event_shape], self.compute_dtype)
       if kind == "log_prob":
-        python_function = self._evaluation_log_prob
-        signature = [tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]
+        python_function, signature = self._evaluation_log_prob, [data]
+      elif kind == "reconstruct":
+        python_function, signature = self._reconstruct, [data, count_and_seed[0]]
       elif seeded:
-        python_function, signature = self._sample_with_diagnostics, count_and_seed
+        python_function = self._sample_with_diagnostics
+        signature = [*count_and_seed, temperature]
       else:
         python_function = self._unseeded_sample_with_diagnostics
-        signature = count_and_seed[:1] + [tf.TensorSpec(None, tf.int32)]
+        signature = [count_and_seed[0], tf.TensorSpec(None, tf.int32), temperature]
       self._compiled[key] = tf.function(python_function, input_signature=signature,
                                         autograph=False)
     return self._compiled[key]
@@ -355,7 +415,8 @@ class FlowModel(keras.Model):
                           **kwargs)
 
   def get_config(self):
-    config = {**super().get_config(), "event_shape": list(self.event_shape)}
+    config = {**super().get_config(), "event_shape": list(self.event_shape),
+              "logit_alpha": self.logit_alpha}
     if self.dequantizer is not None:
       config["dequantizer"] = keras.saving.serialize_keras_object(self.dequantizer)
     return config
@@ -427,7 +488,7 @@ def _sample_count(n, owner):
     return tf.cast(n, tf.int32)
   value = keras.ops.convert_to_numpy(n) if tf.is_tensor(n) else np.asarray(n)
   if value.ndim != 0 or not float(value).is_integer() or float(value) < 0:
-    raise ValueError(f"{owner}.sample: n must be a non-negative integer; got {n!r}.")
+    raise ValueError(f"{owner}: expected a non-negative integer; got {n!r}.")
   return tf.constant(int(value), tf.int32)
 
 

@@ -4,7 +4,6 @@ import keras
 from tfp_ldu.flows.flow_model import FlowModel
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.ldu_block import LDUBlock
-from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 
 __all__ = ["LDUFlow"]
 
@@ -17,7 +16,7 @@ class LDUFlow(FlowModel):
 
   For images (`event_shape=(H, W, C)`, `conditioner="pixelcnn"`), the shifts
   are PixelCNNs over flat NHWC rows, an optional `LogitPreprocessing(alpha)`
-  comes first (`logit_alpha`), and a `dequantizer` (e.g.
+  comes first (`logit_alpha`, a `FlowModel` argument), and a `dequantizer` (e.g.
   `UniformDequantizer(256, event_ndims=3)`) makes `call` the dequantisation
   bound on discrete pixels, as in the paper's MNIST and CIFAR-10 runs.
 
@@ -32,8 +31,8 @@ class LDUFlow(FlowModel):
       used by `sample` ("newton", the default, or "fixed_point"; see `Sinusoidal`).
     conditioner: "made" (vectors) or "pixelcnn" (images: needs a 3-D event_shape).
     filters, num_residual_blocks: PixelCNN sizes (paper: 16, 2).
-    logit_alpha: if set, the flow starts with `LogitPreprocessing(logit_alpha)`.
-    **kwargs: `FlowModel` arguments (`dequantizer`, `dtype`, `name`, ...).
+    **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `dtype`,
+      `name`, ...).
   """
 
   flattens_events = True
@@ -41,7 +40,7 @@ class LDUFlow(FlowModel):
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_mixtures=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
-               logit_alpha=None, **kwargs):
+               **kwargs):
     super().__init__(event_shape, **kwargs)
     if conditioner not in ("made", "pixelcnn"):
       raise ValueError(f'LDUFlow: conditioner must be "made" or "pixelcnn"; got '
@@ -52,7 +51,6 @@ class LDUFlow(FlowModel):
     self.conditioner = conditioner
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
-    self.logit_alpha = None if logit_alpha is None else float(logit_alpha)
     image_shape = self.event_shape if conditioner == "pixelcnn" else None
     self.num_blocks = int(num_blocks)
     self.num_d_scales = int(num_d_scales)
@@ -70,10 +68,7 @@ class LDUFlow(FlowModel):
                  name=f"ldu_block_{i}", dtype=self.dtype_policy)
         for i in range(self.num_blocks)]
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    preprocessing = ([] if self.logit_alpha is None else
-                     [LogitPreprocessing(self.logit_alpha, name="logit",
-                                         dtype=self.dtype_policy)])
-    self.flow_layers = [*preprocessing, *self.blocks, self.actnorm]
+    self.flow_layers = [*self.blocks, self.actnorm]
 
   def get_config(self):
     return {**super().get_config(),
@@ -82,5 +77,4 @@ class LDUFlow(FlowModel):
             "dropout": self.dropout, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,
             "conditioner": self.conditioner, "filters": self.filters,
-            "num_residual_blocks": self.num_residual_blocks,
-            "logit_alpha": self.logit_alpha}
+            "num_residual_blocks": self.num_residual_blocks}

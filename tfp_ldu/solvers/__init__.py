@@ -8,3 +8,4 @@ from tfp_ldu.solvers.implicit_gradient import attach_implicit_gradient
 from tfp_ldu.solvers.numeric_inverse import (NumericInverse, invert_by_bisection,
                                               invert_by_fixed_point, invert_by_newton)
 from tfp_ldu.solvers.safeguarded_newton import safeguarded_newton
+from tfp_ldu.solvers.truncation import truncated_solves, truncation_limit

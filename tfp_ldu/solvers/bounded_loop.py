@@ -9,6 +9,8 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
+from tfp_ldu.solvers.truncation import truncation_limit
+
 __all__ = ['LoopResult', 'bounded_loop']
 
 
@@ -46,17 +48,22 @@ def bounded_loop(update_fn: Callable, done_fn: Callable, initial_state,
     max_iterations: static Python int, the cap on updates.
 
   Returns:
-    A `LoopResult`; problems still not done after `max_iterations` updates have
-    `converged == False` and hold their last iterate.
+    A `LoopResult`; problems still not done after `max_iterations` updates (or
+    the limit of an enclosing `truncated_solves`) have `converged == False`
+    and hold their last iterate.
   """
   if not isinstance(max_iterations, int) or max_iterations < 1:
     raise ValueError(
         f"max_iterations must be a positive Python int (a static bound that XLA "
         f"can compile); got {max_iterations!r}.")
 
+  limit = truncation_limit()  # Opt-in `truncated_solves(k)`: stop after k updates.
+
   def cond(i, state, active):
-    del i, state
-    return tf.reduce_any(active)
+    del state
+    if limit is None:
+      return tf.reduce_any(active)
+    return tf.logical_and(tf.reduce_any(active), i < limit)
 
   def body(i, state, active):
     new_state = update_fn(state)

@@ -13,6 +13,7 @@ from tfp_ldu.solvers.convergence import require_converged
 from tfp_ldu.solvers.fixed_point import default_tolerance, fixed_point_iteration
 from tfp_ldu.solvers.implicit_gradient import attach_implicit_gradient
 from tfp_ldu.solvers.safeguarded_newton import safeguarded_newton
+from tfp_ldu.solvers.truncation import truncation_limit
 
 __all__ = ['NumericInverse', 'invert_by_fixed_point', 'invert_by_bisection', 'invert_by_newton']
 
@@ -51,10 +52,12 @@ class NumericInverse(NamedTuple):
 
 
 def _finish(inverse_fn, target, result, *, what, max_iterations, **gradient_kwargs):
+  num_unconverged = tf.reduce_sum(tf.cast(tf.logical_not(result.converged), tf.int32))
+  if truncation_limit() is not None:  # Opt-in: the last iterate, as it is.
+    return NumericInverse(result.state, result.num_iterations, num_unconverged)
   root = require_converged(result.state, result.converged, what=what,
                            max_iterations=max_iterations)
   root = attach_implicit_gradient(inverse_fn, root, target, **gradient_kwargs)
-  num_unconverged = tf.reduce_sum(tf.cast(tf.logical_not(result.converged), tf.int32))
   return NumericInverse(root, result.num_iterations, num_unconverged)
 
 

@@ -25,9 +25,8 @@ IMAGE_LOADERS = {
 TABULAR_NAMES = tuple(TABULAR_LOADERS)
 TOY_NAMES = tuple(toy2d.TOY_SAMPLERS)
 IMAGE_NAMES = tuple(IMAGE_LOADERS)
-# The vector datasets `train/fit.py` and `train/hyperparameters.py` know;
-# `load_dataset` also accepts every name in IMAGE_NAMES.
-DATASET_NAMES = TABULAR_NAMES + TOY_NAMES
+# Every dataset `load_dataset`, `train/fit.py` and `train/hyperparameters.py` know.
+DATASET_NAMES = TABULAR_NAMES + TOY_NAMES + IMAGE_NAMES
 
 
 def load_dataset(name: str, data_dir=None, seed: int = 0,
@@ -74,4 +73,4 @@ def load_dataset(name: str, data_dir=None, seed: int = 0,
   if key in toy2d.TOY_SAMPLERS:
     return toy2d.load_toy(key, seed=seed, split_sizes=split_sizes)
   raise KeyError(f"Unknown dataset {name!r}; choose one of "
-                 f"{', '.join(DATASET_NAMES + IMAGE_NAMES)}.")
+                 f"{', '.join(DATASET_NAMES)}.")
