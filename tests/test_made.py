@@ -51,3 +51,26 @@ def test_made_takes_standard_layer_kwargs_and_round_trips_its_config():
   clone = MADE.from_config(made.get_config())
   assert clone.name == "net" and clone.dtype == "float64"
   assert clone.hidden_units == (8, 8) and clone.params_per_dim == 2 and clone.dropout == 0.1
+
+
+def test_default_initialisation_is_uniform_in_one_over_sqrt_fan_in():
+  """Pins the default chosen with bench/parity.py: PyTorch nn.Linear's U(+-1/sqrt(fan_in))
+  for kernels *and* biases (glorot kernels with zero biases generalised worse)."""
+  made = MADE(6, hidden_units=(200, 300), params_per_dim=2)
+  made.build((None, 6))
+  fan_ins = [6, 200, 300]
+  for index, fan_in in enumerate(fan_ins):
+    limit = 1.0 / np.sqrt(fan_in)
+    for name in (f"kernel_{index}", f"bias_{index}"):
+      values = next(w for w in made.weights if w.name == name).numpy()
+      assert np.all(np.abs(values) <= limit + 1e-7), name
+      # Uniform on the whole interval: spread out to near its ends, mean ~ 0.
+      assert np.max(np.abs(values)) > 0.9 * limit, name
+      assert np.std(values) == pytest.approx(limit / np.sqrt(3.0), rel=0.35), name
+  config = made.get_config()
+  assert config["kernel_initializer"] is None and config["bias_initializer"] is None
+  glorot = MADE(6, hidden_units=(8,), kernel_initializer="glorot_uniform",
+                bias_initializer="zeros")
+  glorot.build((None, 6))
+  assert not np.any(next(w for w in glorot.weights if w.name == "bias_0").numpy())
+  assert MADE.from_config(glorot.get_config()).bias_initializer is not None
