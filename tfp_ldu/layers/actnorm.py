@@ -5,12 +5,13 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.nets.initialized_flag import InitializedFlag
 
 __all__ = ["ActNorm"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class ActNorm(BijectorLayer):
+class ActNorm(InitializedFlag, BijectorLayer):
   """Owns an element-wise affine map; `bijector()` builds it.
 
       z = (x - m) * exp(-s)      (data -> latent, the bijector's `inverse`)
@@ -31,17 +32,8 @@ class ActNorm(BijectorLayer):
     self.loc = self.add_weight(shape=(self.event_size,), initializer="zeros", name="loc")
     self.log_scale = self.add_weight(shape=(self.event_size,), initializer="zeros",
                                      name="log_scale")
-    self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                       name="initialized")
+    self.add_initialized_flag()
     self.built = True
-
-  @property
-  def is_initialized(self):
-    return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
-
-  @property
-  def needs_initialization(self):
-    return not self.is_initialized
 
   def initialize(self, x):
     """Sets m, s from a batch `x` of shape `[N, D]` (eagerly, once)."""

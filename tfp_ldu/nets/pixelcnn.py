@@ -14,13 +14,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_ldu.nets.initialized_flag import InitializedFlag
 from tfp_ldu.nets.masked_conv2d import MaskedConv2D
 
 __all__ = ["PixelActNorm", "PixelCNN", "PixelCNNResidualBlock"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class PixelActNorm(keras.layers.Layer):
+class PixelActNorm(InitializedFlag, keras.layers.Layer):
   """Per-position activation normalisation of a feature map `[N, H, W, F]`:
 
       y[n, h, w, f] = (x[n, h, w, f] - loc[h, w, f]) * exp(-log_scale[h, w, f])
@@ -49,16 +50,7 @@ class PixelActNorm(keras.layers.Layer):
     shape = tuple(int(d) for d in input_shape[1:])
     self.loc = self.add_weight(shape=shape, initializer="zeros", name="loc")
     self.log_scale = self.add_weight(shape=shape, initializer="zeros", name="log_scale")
-    self.initialized = self.add_weight(shape=(), initializer="zeros", trainable=False,
-                                       name="initialized")
-
-  @property
-  def is_initialized(self):
-    return bool(keras.ops.convert_to_numpy(self.initialized) > 0)
-
-  @property
-  def needs_initialization(self):
-    return not self.is_initialized
+    self.add_initialized_flag()
 
   def initialize(self, x):
     """Sets loc, log_scale from `x` `[N >= 2, H, W, F]`, eagerly; no-op if already set."""
