@@ -93,3 +93,15 @@ def test_static_iteration_cap_is_required():
   with pytest.raises(ValueError, match="max_iterations must be a positive Python int"):
     fixed_point_iteration(lambda x: x, tf.zeros([2]), tolerance=1e-5,
                           max_iterations=tf.constant(3))
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_a_nan_event_never_counts_as_converged(jit_compile):
+  """XLA's CPU reduce_max skips NaN; the per-event test must not let a NaN row pass."""
+  @tf.function(jit_compile=jit_compile)
+  def run(x):
+    nan_row = tf.constant([[0.0, 0.0], [np.nan, 0.0]])
+    return fixed_point_iteration(lambda v: 0.5 * v + nan_row, x, tolerance=1e-6,
+                                 max_iterations=50, event_ndims=1).converged
+  converged = run(tf.ones([2, 2])).numpy()
+  assert converged.tolist() == [True, False]

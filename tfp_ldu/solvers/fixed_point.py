@@ -40,9 +40,10 @@ def fixed_point_iteration(update_fn, initial, *, tolerance: float,
 
   def done_fn(old, new):
     step = tf.abs(new - old) / (1. + tf.abs(new))
-    if event_axes:
-      step = tf.reduce_max(step, axis=event_axes)
-    return step <= tolerance  # NaN compares False: it never counts as converged.
+    # NaN compares False, so it never counts as converged.  (Not reduce_max:
+    # XLA's CPU max ignores NaN, which would let a NaN row pass.)
+    done = step <= tolerance
+    return tf.reduce_all(done, axis=event_axes) if event_axes else done
 
   batch_shape = tf.shape(initial)[:tf.rank(initial) - event_ndims]
   return bounded_loop(update_fn, done_fn, initial, batch_shape, max_iterations)
