@@ -1,6 +1,6 @@
 """Training and sampling speed of the image LDU flow at the paper's MNIST preset.
 
-    python bench/images.py [--train-steps 5] [--num-samples 16] [--preset mnist|digits]
+    python bench/images.py [--train-steps 5] [--num-samples 16] [--preset mnist|digits] [--xla]
 
 Model: `train/fit.py`'s model for the preset's row (MNIST: 12 LDU blocks of
 4 D-scales, K = 4, PixelCNN shifts with 16 maps and 2 residual blocks, on
@@ -8,7 +8,8 @@ Model: `train/fit.py`'s model for the preset's row (MNIST: 12 LDU blocks of
 quick preset on 8x8x1), on random pixel levels.  Measured after a warm-up
 (tracing and compilation excluded):
 
-* training steps/s at batch 128 through `model.fit`, with and without XLA;
+* training steps/s at batch 128 through `model.fit` (and with XLA too with
+  `--xla`: compiling the 12-block MNIST model takes many minutes on a CPU);
 * images/s sampled through `model.sample(n)` as a user calls it (eagerly;
   the model compiles it once), with the largest numeric-inverse iteration
   count.
@@ -73,19 +74,22 @@ def main():
   parser.add_argument("--preset", choices=tuple(PRESETS), default="mnist")
   parser.add_argument("--train-steps", type=int, default=5)
   parser.add_argument("--num-samples", type=int, default=16)
+  parser.add_argument("--xla", action="store_true", help="also time fit with XLA")
   args = parser.parse_args()
   row, shape, levels, _ = PRESETS[args.preset]
   data = random_image_data(shape, levels, BATCH * (args.train_steps + 1))
   print(f"preset {args.preset}: {row.num_blocks} blocks x {row.num_d_scales} D-scales, "
         f"PixelCNN {row.filters} maps x {row.num_residual_blocks} residual blocks, "
         f"image {shape}, batch {BATCH}; load average {os.getloadavg()[0]:.2f}")
-  for jit in (False, True):
-    rate, model = training_steps_per_second(data, row, args.train_steps, jit)
-    print(f"training, jit_compile={jit!s:<5}: {rate:6.2f} steps/s "
-          f"({rate * BATCH:7.1f} images/s)")
+  rate, model = training_steps_per_second(data, row, args.train_steps, False)
+  print(f"training, jit_compile=False: {rate:6.2f} steps/s ({rate * BATCH:7.1f} images/s)",
+        flush=True)
   rate, iterations, unconverged = sampling_images_per_second(model, args.num_samples)
   print(f"sampling model.sample({args.num_samples}) eagerly: {rate:6.2f} images/s "
-        f"(<= {iterations} iterations per solve, {unconverged} unconverged)")
+        f"(<= {iterations} iterations per solve, {unconverged} unconverged)", flush=True)
+  if args.xla:
+    rate, _ = training_steps_per_second(data, row, args.train_steps, True)
+    print(f"training, jit_compile=True:  {rate:6.2f} steps/s ({rate * BATCH:7.1f} images/s)")
 
 
 if __name__ == "__main__":

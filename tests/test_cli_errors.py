@@ -36,6 +36,8 @@ BAD_VALUES = {
     "--hidden-units": "16,0", "--dropout": "1.5", "--steps": "0", "--epochs": "-3",
     "--batch-size": "0", "--lr": "-1", "--weight-decay": "-0.001", "--patience": "0",
     "--seed": "-1", "--eval-batch-size": "0", "--num-samples": "0", "--verbose": "3",
+    "--filters": "0", "--num-residual-blocks": "-1", "--augment-dims": "0",
+    "--importance-samples": "0", "--temperature": "0",
 }
 
 

@@ -71,6 +71,7 @@ from train.hyperparameters import PRESETS  # noqa: E402
 from train.hyperparameters import default_hyperparameters  # noqa: E402
 from train.model_registry import ARCHITECTURE_OPTIONS  # noqa: E402
 from train.model_registry import MODEL_CLASSES  # noqa: E402
+from train.model_registry import MODEL_FLAGS  # noqa: E402
 from train.model_registry import build_model  # noqa: E402
 from train.training_loop import make_optimizer  # noqa: E402
 from train.training_loop import run_training  # noqa: E402
@@ -80,7 +81,7 @@ __all__ = ["main", "build_parser", "parse_args", "resolve_hyperparameters"]
 # Fields of config.json that define the trajectory of a run: `--resume`
 # refuses to continue a checkpoint written under different values.
 _RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
-                 "steps_per_epoch", "patience")
+                 "steps_per_epoch", "patience", "augment_dims")
 
 
 def build_parser(prog=None):
@@ -118,6 +119,17 @@ def build_parser(prog=None):
                      help=f"PixelCNN feature maps, images with --model ldu ({table})")
   model.add_argument("--num-residual-blocks", type=cli_checks.positive_int,
                      help=f"PixelCNN residual blocks, images with --model ldu ({table})")
+  model.add_argument("--batch-norm", action="store_true", default=None,
+                     help="--model maf: batch normalisation between the MADEs (MAF paper)")
+  model.add_argument("--base", choices=("gaussian", "mog"),
+                     help="--model maf: base distribution, a standard normal (default) or "
+                          "a MADE mixture of Gaussians with --num-mixtures components")
+  model.add_argument("--augment-dims", type=cli_checks.positive_int,
+                     help="marginalising flow: model (x, e) with this many N(0, I) noise "
+                          "dimensions e, trained on the bound E[log p(x, e) - log q(e)]")
+  model.add_argument("--importance-samples", type=cli_checks.positive_int, default=100,
+                     help="with --augment-dims: samples K of the importance-weighted "
+                          "test log-likelihood (default: 100)")
   optim = parser.add_argument_group("optimisation")
   optim.add_argument("--steps", type=cli_checks.positive_int,
                      help=f"optimisation steps ({table}, unless --epochs is given)")
@@ -178,6 +190,11 @@ def resolve_hyperparameters(args):
       filters=args.filters, num_residual_blocks=args.num_residual_blocks)
 
 
+def _model_flags(args):
+  """The model-specific flags that were set (`train.model_registry.MODEL_FLAGS`)."""
+  return {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+
+
 def _explicit_architecture(args):
   return tuple(option for option in ARCHITECTURE_OPTIONS if getattr(args, option) is not None)
 
@@ -234,6 +251,8 @@ def _load_data(args, prog):
 def _run_config(args, data, hyperparameters, schedule, strategy):
   """The JSON-ready description of a run written to `config.json`."""
   return dict(dataset=args.dataset, model=args.model, seed=args.seed,
+              augment_dims=args.augment_dims or 0, model_flags=_model_flags(args),
+              importance_samples=args.importance_samples if args.augment_dims else None,
               hyperparameters=hyperparameters.to_dict(), epochs=schedule.epochs,
               steps_per_epoch=schedule.steps_per_epoch, total_steps=schedule.total_steps,
               patience=args.patience, preset=args.preset,
@@ -338,8 +357,14 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
 
   keras.utils.set_random_seed(args.seed)
   with strategy.scope():
-    model = build_model(args.model, data, hyperparameters,
-                        explicit=_explicit_architecture(args))
+    try:
+      model = build_model(args.model, data, hyperparameters,
+                          explicit=_explicit_architecture(args),
+                          augment_dims=args.augment_dims or 0,
+                          num_importance_samples=args.importance_samples,
+                          model_flags=_model_flags(args))
+    except ValueError as error:  # A flag the model cannot take.
+      parser.error(str(error))
     model.compile(make_optimizer(hyperparameters, schedule),
                   jit_compile=config["jit_compile"])
     log_prob = BatchedLogProb(model, args.eval_batch_size, jit_compile=config["jit_compile"])
@@ -354,6 +379,11 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
     if outcome.nan_message:
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
+    if getattr(model, "batch_norm", False):  # The MAF authors' evaluation statistics.
+      train_rows = data.train
+      if model.dequantizer is not None:
+        train_rows, _ = model.dequantizer(model._as_input(train_rows), training=False)
+      model.set_batch_norm_statistics(train_rows)
     metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config)
   metrics["total_seconds"] = time.perf_counter() - started
   _write_json(os.path.join(args.out, "metrics.json"), metrics)
@@ -368,8 +398,16 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
   val = summarize_log_likelihood(log_prob(data.val))
   sampling = sampling_diagnostics(model, args.num_samples, args.seed)
   figures, images = [], {}
+  if args.augment_dims:  # Both estimates of the marginalising flow, each labelled.
+    bound = summarize_log_likelihood(BatchedLogProb(
+        model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(data.test))
+    images.update(
+        test_log_likelihood_kind=("importance-weighted bound" if model.dequantizer is None
+                                  else "one-sample augmentation bound"),
+        importance_samples=args.importance_samples if model.dequantizer is None else 1,
+        test_one_sample_bound=bound.mean, test_one_sample_bound_2se=bound.two_standard_errors)
   if isinstance(data, datasets.ImageData):
-    images = _bits_per_dim(test, data)
+    images.update(_bits_per_dim(test, data))
     figures = [os.path.join(args.out, "samples.png")]
     grid = model.sample(min(args.num_samples, 100), seed=args.seed,
                         temperature=args.temperature)
@@ -412,6 +450,12 @@ def _bits_per_dim(test, data):
 
 
 def _print_summary(metrics, out):
+  if "test_one_sample_bound" in metrics:
+    print(f"Augmented by {metrics['config']['augment_dims']} dimensions: test "
+          f"{metrics['test_log_likelihood_kind']} (K = {metrics['importance_samples']}) "
+          f"{metrics['test_log_likelihood']:.4f}; one-sample bound "
+          f"{metrics['test_one_sample_bound']:.4f} ± {metrics['test_one_sample_bound_2se']:.4f}"
+          f" nats.")
   if "test_bits_per_dim" in metrics:
     print(f"{metrics['dataset']} / {metrics['model']}: test "
           f"{metrics['test_bits_per_dim']:.4f} ± {metrics['test_bits_per_dim_2se']:.4f} "

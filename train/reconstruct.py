@@ -77,7 +77,10 @@ def load_trained_model(run_dir, data):
   row = dict(config["hyperparameters"])
   row["hidden_units"] = tuple(row["hidden_units"])
   model = build_model(config["model"], data, Hyperparameters(**row),
-                      explicit=tuple(config.get("explicit_architecture", ())))
+                      explicit=tuple(config.get("explicit_architecture", ())),
+                      augment_dims=config.get("augment_dims", 0),
+                      num_importance_samples=config.get("importance_samples") or 100,
+                      model_flags=config.get("model_flags"))
   model.log_prob(data.test[:2])  # Creates lazily built weights before loading them.
   checkpoint = TrainingCheckpoint(os.path.join(run_dir, "checkpoints"), config["patience"])
   checkpoint.read_state()

@@ -17,7 +17,11 @@ from tfp_ldu.bijectors.masked_coupling import MaskedCoupling
 from tfp_ldu.bijectors.masks import half_transform_mask
 from tfp_ldu.bijectors.mixture_logistic_coupling import MixtureLogisticCoupling
 from tfp_ldu.bijectors.residual import Residual
+from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
+from tfp_ldu.bijectors.batch_norm import BatchNorm
+from tfp_ldu.bijectors.planar import Planar
 
 __all__ = ["NumericInverseBijector", "solve_forward", "LDU", "Sinusoidal",
            "TriangularShift", "MixtureLogisticCDF", "MaskedCoupling", "half_transform_mask",
-           "MixtureLogisticCoupling", "Residual"]
+           "MixtureLogisticCoupling", "Residual", "DeepSigmoidal", "BatchNorm",
+           "Planar"]

@@ -217,7 +217,7 @@ class FlowModel(keras.Model):
     """Per-example log-density `[N]` in nats of continuous data `x`."""
     x = self._as_input(x)
     if not tf.executing_eagerly():
-      return self._distribution(False).log_prob(x)
+      return self._evaluation_log_prob(x)
     return self._compiled_function("log_prob")(x)
 
   def sample(self, n, seed=None, temperature=1.0):
@@ -257,6 +257,11 @@ class FlowModel(keras.Model):
     return dict(samples=solved.value, latents=latents,
                 max_iterations=solved.num_iterations,
                 num_unconverged=solved.num_unconverged)
+
+  def sampling_residual(self, result):
+    """max |T(sample) - latent| of a `sample_with_diagnostics` result (closed-form T)."""
+    again = self.bijector.inverse(tf.identity(result["samples"]))
+    return tf.reduce_max(tf.abs(again - result["latents"]))
 
   def reconstruct(self, x, max_iterations):
     """The round trip x -> z = T(x) -> x_k with every numeric solve cut at k iterations.

@@ -3,9 +3,13 @@ import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
 from tfp_ldu.layers.actnorm import ActNorm
+from tfp_ldu.layers.batch_normalization import BatchNormalization
+from tfp_ldu.layers.made_mog import MADEMoG
 from tfp_ldu.layers.masked_autoregressive import MaskedAutoregressive
 
 __all__ = ["MAF"]
+
+_BASES = ("gaussian", "mog")
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
@@ -13,31 +17,74 @@ class MAF(FlowModel):
   """`num_blocks` MAF transforms with order reversal, then ActNorm.
 
   Same interface as `LDUFlow` (`call`, `log_prob`, `sample`, `fit`), so the two
-  can be compared side by side.
+  can be compared side by side.  With `batch_norm=True` a
+  `tfp_ldu.layers.BatchNormalization` follows every MAF transform, as in the
+  MAF paper (batch statistics in training, moving averages in evaluation);
+  with `base="mog"` the base density is a `tfp_ldu.layers.MADEMoG` over the
+  latent (the paper's MAF-MoG; sampling then takes D + 1 MADE passes more).
 
   Args:
     event_shape: D (an int or `(D,)`).
     num_blocks: MAF transforms (the MAF paper uses 5).
-    hidden_units: MADE hidden sizes.
+    hidden_units: MADE hidden sizes (also those of the MADE-MoG base).
     dropout: MADE dropout rate.
+    batch_norm: batch normalisation after every MAF transform.
+    base: "gaussian" (standard normal) or "mog" (MADE-MoG).
+    num_components: Gaussians per conditional of the MADE-MoG base (the paper: 10).
   """
 
   flattens_events = True
 
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
-               **kwargs):
+               batch_norm=False, base="gaussian", num_components=10, **kwargs):
     super().__init__(event_shape, **kwargs)
+    if base not in _BASES:
+      raise ValueError(f"MAF: base must be one of {_BASES}; got {base!r}.")
     self.num_blocks = int(num_blocks)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.dropout = float(dropout)
+    self.batch_norm = bool(batch_norm)
+    self.base = base
+    self.num_components = int(num_components)
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
                                         dropout=self.dropout, name=f"maf_{i}",
                                         dtype=self.dtype_policy)
                    for i in range(self.num_blocks)]
+    self.batch_norms = ([BatchNormalization(self.event_size, name=f"batch_norm_{i}",
+                                            dtype=self.dtype_policy)
+                         for i in range(self.num_blocks)] if self.batch_norm else [])
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.flow_layers = [*self.blocks, self.actnorm]
+    self.mog = (MADEMoG(self.event_size, self.num_components, self.hidden_units,
+                        dropout=self.dropout, name="made_mog", dtype=self.dtype_policy)
+                if base == "mog" else None)
+    layers = []
+    for i, block in enumerate(self.blocks):
+      layers.append(block)
+      if self.batch_norm:
+        layers.append(self.batch_norms[i])
+    self.flow_layers = [*layers, self.actnorm]
+
+  def base_distribution(self):
+    """Standard normal, or the MADE-MoG density over `[D]` (`base="mog"`)."""
+    if self.mog is None:
+      return super().base_distribution()
+    return self.mog.distribution()
+
+  def set_batch_norm_statistics(self, x):
+    """Sets every batch norm's statistics to the moments of its inputs over `x`.
+
+    What the MAF authors' code does after training (instead of moving
+    averages): `x` `[N, *event_shape]` (e.g. the training set) is pushed
+    through the flow in evaluation mode, layer by layer.
+    """
+    h = keras.ops.reshape(self._as_input(x), [-1, self.event_size])
+    for layer in self.flow_layers:
+      if isinstance(layer, BatchNormalization):
+        layer.set_statistics(h)
+      h = layer.bijector(training=False).inverse(h)
 
   def get_config(self):
     return {**super().get_config(),
             "num_blocks": self.num_blocks, "hidden_units": list(self.hidden_units),
-            "dropout": self.dropout}
+            "dropout": self.dropout, "batch_norm": self.batch_norm, "base": self.base,
+            "num_components": self.num_components}

@@ -15,7 +15,12 @@ from tfp_ldu.layers.residual_block import ResidualBlock
 from tfp_ldu.layers.uniform_dequantizer import UniformDequantizer
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 from tfp_ldu.layers.pixelcnn_shift import PixelCNNShift
+from tfp_ldu.layers.deep_sigmoidal_layer import DeepSigmoidalLayer
+from tfp_ldu.layers.batch_normalization import BatchNormalization
+from tfp_ldu.layers.made_mog import MADEMoG
+from tfp_ldu.layers.planar_layer import PlanarLayer
 
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
-           "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift"]
+           "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
+           "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer"]

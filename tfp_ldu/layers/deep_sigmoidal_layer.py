@@ -1,0 +1,74 @@
+"""Keras layer owning the MADE of one deep sigmoidal flow (NAF-DSF) transform."""
+import keras
+import tensorflow as tf
+
+from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
+from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.nets.made import MADE
+
+__all__ = ["DeepSigmoidalLayer"]
+
+
+@keras.saving.register_keras_serializable(package="tfp_ldu")
+class DeepSigmoidalLayer(BijectorLayer):
+  """A MADE with 3K outputs per dimension and its `DeepSigmoidal` bijector.
+
+      reverse=False: params(x) = MADE(x)                 (row i sees x_{<i})
+      reverse=True:  params(x) = rev(MADE(rev(x)))       (row i sees x_{>i})
+
+  where rev reverses the event axis (of the input, and the D axis of the
+  `[..., D, 3K]` output), so stacked layers alternate their autoregressive
+  order as MAF's order reversal does, without a permutation bijector.
+  Data -> latent: z_i = logit(sum_k w_ik sigma(a_ik x_i + b_ik)) (see
+  `DeepSigmoidal`).  Shapes: `[..., D] -> [..., D]`.
+
+  Args:
+    event_size: D.
+    num_components: K, sigmoids per dimension.
+    hidden_units: MADE hidden sizes.
+    reverse: condition on x_{>i} instead of x_{<i}.
+    activation, dropout: of the MADE.
+    min_log_scale, tolerance, num_halvings: of the `DeepSigmoidal` bijector.
+  """
+
+  def __init__(self, event_size, num_components=8, hidden_units=(64, 64), reverse=False,
+               activation="relu", dropout=0.0, min_log_scale=-7.0, tolerance=None,
+               num_halvings=64, **kwargs):
+    super().__init__(**kwargs)
+    self.event_size = int(event_size)
+    self.num_components = int(num_components)
+    self.hidden_units = tuple(int(h) for h in hidden_units)
+    self.reverse = bool(reverse)
+    self.activation = activation
+    self.dropout = float(dropout)
+    self.min_log_scale = float(min_log_scale)
+    self.tolerance = tolerance
+    self.num_halvings = int(num_halvings)
+    self.made = MADE(self.event_size, self.hidden_units,
+                     params_per_dim=3 * self.num_components, activation=activation,
+                     dropout=self.dropout, name=f"{self.name}_made",
+                     dtype=self.dtype_policy)
+    self.made.build((None, self.event_size))
+    self.built = True
+
+  def parameters(self, x, training=None):
+    """The raw `[..., D, 3K]` (logits, slopes, shifts) from `x` `[..., D]`."""
+    if not self.reverse:
+      return self.made(x, training=training)
+    reversed_params = self.made(tf.reverse(x, axis=[-1]), training=training)
+    return tf.reverse(reversed_params, axis=[-2])
+
+  def bijector(self, training=None):
+    """A fresh `DeepSigmoidal` over the current weights (data -> latent: `inverse`)."""
+    return DeepSigmoidal(lambda x: self.parameters(x, training=training),
+                         event_size=self.event_size, num_components=self.num_components,
+                         min_log_scale=self.min_log_scale, tolerance=self.tolerance,
+                         num_halvings=self.num_halvings)
+
+  def get_config(self):
+    return {**super().get_config(), "event_size": self.event_size,
+            "num_components": self.num_components,
+            "hidden_units": list(self.hidden_units), "reverse": self.reverse,
+            "activation": self.activation, "dropout": self.dropout,
+            "min_log_scale": self.min_log_scale, "tolerance": self.tolerance,
+            "num_halvings": self.num_halvings}
