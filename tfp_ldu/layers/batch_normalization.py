@@ -5,12 +5,13 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.batch_norm import BatchNorm
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.nets.initialized_flag import InitializedFlag
 
 __all__ = ["BatchNormalization"]
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class BatchNormalization(BijectorLayer):
+class BatchNormalization(InitializedFlag, BijectorLayer):
   """Owns the weights of a `tfp_ldu.bijectors.BatchNorm`; `bijector(training)` builds it.
 
       z = (x - m) / sqrt(v + eps) * exp(log_gamma) + beta     (data -> latent)
@@ -30,6 +31,13 @@ class BatchNormalization(BijectorLayer):
   `moving_variance` (1).  `set_statistics(x)` sets the moving statistics
   to the moments of a data set, which is what the MAF authors' code does
   after training instead of keeping a moving average.
+
+  Data-dependent initialisation (`initialize(x)`, run by `FlowModel.fit` on
+  the first batch): the moving statistics start as that batch's moments, so
+  evaluation mode agrees with training mode from the start.  Without it,
+  layers initialised after this one (an actnorm) would be fitted to the
+  evaluation-mode outputs of the default statistics (0, 1), which training
+  mode never produces.
 
   Shapes: `x` `[N, D]`.
   """
@@ -58,6 +66,7 @@ class BatchNormalization(BijectorLayer):
                                        autocast=False, name="moving_mean")
     self.moving_variance = self.add_weight(shape=shape, initializer="ones", trainable=False,
                                            autocast=False, name="moving_variance")
+    self.add_initialized_flag()
     self.built = True
 
   def bijector(self, training=None):
@@ -85,6 +94,11 @@ class BatchNormalization(BijectorLayer):
                        f"[N >= 2, {self.event_size}]; received shape {list(x.shape)}.")
     self.moving_mean.assign(x.mean(axis=0).astype(self.moving_mean.dtype))
     self.moving_variance.assign(x.var(axis=0).astype(self.moving_variance.dtype))
+
+  def initialize(self, x):
+    """Starts the moving statistics at the moments of the batch `x` `[N >= 2, D]`."""
+    self.set_statistics(x)
+    self.initialized.assign(1.0)
 
   def get_config(self):
     return {**super().get_config(), "event_size": self.event_size,
