@@ -8,7 +8,8 @@ from tfp_ldu.layers.made_mog import MADEMoG
 
 
 def random_mog(event_size, seed, hidden_units=(16,)):
-  """A float64 MADE-MoG with spread-out, non-identical components."""
+  """A float64 MADE-MoG with spread-out, non-identical components (deterministic)."""
+  keras.utils.set_random_seed(seed)  # The MADE's own initial weights, too.
   layer = MADEMoG(event_size, num_components=3, hidden_units=hidden_units,
                   activation="tanh", dtype="float64")
   rng = np.random.default_rng(seed)
