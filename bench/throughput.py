@@ -1,36 +1,82 @@
-"""Training, log_prob and sampling throughput of the GAS-sized LDU flow.
+"""LDU-flow throughput of the library next to the authors' PyTorch code, measured in one run.
 
-    python bench/throughput.py [--quick] [--train-steps 100] [--num-samples 1000]
+    python bench/throughput.py --torch-python /work/torchenv/bin/python \\
+        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick]
 
-Model: `LDUFlow(8, num_blocks=12, num_d_scales=4, num_mixtures=4,
-hidden_units=(256, 256))`, the paper's GAS configuration, on random
-standard-normal data.  A fresh flow's D-scales are the identity (r = tanh(0) =
-0), which would make sampling trivially fast, so the weights are made to
-resemble a trained flow instead of training it: every D-scale's raw residual
-scale is drawn from U(-2, 2) (|r| up to 0.96), its mixture logits and output
-shift from N(0, 1) (as in `bench/solver_iterations.py`), and ActNorm is
-initialised from a data batch.
+Set-up of the reference side (once; PyTorch never becomes a dependency of
+the library), exactly as for `bench/parity.py`:
 
-Measurements (compile and trace time always excluded by a warm-up):
+1. The authors' code, outside this repository (imported from there at run
+   time, never copied here):
+       git clone https://github.com/weiyumou/ldu-flow /tmp/ldu-flow-ref
+   `--reference-dir` (or $PARITY_REFERENCE_DIR) must hold project/models/ldu.py.
+2. A separate PyTorch interpreter:
+       python -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy
+   `--torch-python` (or $PARITY_TORCH_PYTHON) names its python.
 
-* training steps/s, batch 128: `model.fit` over a fixed-shape dataset
-  (`drop_remainder=True`) after a warm-up epoch, compiled with
-  `jit_compile=False` and with `jit_compile=True`;
-* log_prob points/s: a `tf.function` over 1024-point batches, with and
-  without XLA;
-* sampling points/s: a `tf.function` over `sample_with_diagnostics(n)` for the
-  float32 flow and for a float64 copy with the same weights (tolerances 1e-5
-  and 1e-10), with the largest fixed-point iteration count of any solve.
+The reference side runs `bench/parity_reference/torch_throughput.py` in
+subprocesses under that interpreter (the model is `torch_runner.build_model`'s,
+as in the parity harness), interleaved with the library's measurements of
+the same quantity.  Both use `--threads` intra-op threads
+(`torch.set_num_threads`, OMP/MKL_NUM_THREADS; TF intra- and inter-op
+threads).  The torch subprocesses get OMP_WAIT_POLICY=PASSIVE unless the
+environment sets it: with torch's default (spinning) OpenMP barriers, 2
+threads on 2 cores that another process also uses ran 10-30x slower than 1
+thread (seconds per training step), which would measure the machine, not
+the code.  All data are standard-normal, float32 unless stated.
 
-Each is printed next to the authors' PyTorch code on the same machine kind
-(12.3 training steps/s, 15,300 log_prob points/s, 1,200 samples/s in float64)
-and the ratio measured / reference (> 1: faster).  The machine's load average
-is printed too: numbers from a shared machine are only indicative.
+Measured (rates are best-effort wall clock on a possibly shared machine; the
+load average is printed before and after):
+
+* training steps/s, batch 128, for the GAS shape (D=8, 12 LDU blocks, 4
+  D-scales, K=4, MADE 256-256) and a 64-D shape (D=64, 8 blocks, otherwise
+  the same), fresh models on both sides.  Library: `model.fit` over a
+  fixed-shape `tf.data` pipeline, as a user calls it, compiled with
+  `jit_compile=False` and `True`: the first `fit` of one step (trace,
+  compile, actnorm initialisation, one step) is timed as "first step", then
+  a warm-up `fit`, then `--train-steps` timed steps in one `fit`.
+  Reference: its own Adam loop as in `torch_runner.train` (first step timed
+  alone, then warm-up, then the timed steps).
+* log_prob points/s, batch 10,000, GAS shape: the library's public
+  `model.log_prob(x)` called eagerly (it runs a cached `tf.function`), and a
+  `tf.function(model.log_prob, jit_compile=True)`; the reference's
+  `model(x)` in eval mode under `torch.no_grad()`.
+* sampling points/s, n=1000, GAS shape: the library's `model.sample(1000)`
+  called eagerly, float32 and a float64 copy with the same weights (default
+  Newton solver and tolerances, 1e-5 / 1e-10); the reference's own
+  `model.sample(1000)` (float64 only: batches of 128, rtol 1e-10, atol
+  1e-16, max_iter 100) and, for float32, the same loop on the float32 model
+  with `inv_transform`'s defaults (rtol 1e-5, atol 1e-8, max_iter 100).
+  Both report max |T(x) - z| of their samples and the largest iteration
+  count of any numeric inverse; the reference also how many solves stopped
+  at max_iter (its loop stops there silently, unconverged).
+
+Weights for log_prob and sampling are identical on both sides.  A fresh flow's
+D-scales are the identity (r = tanh(0) = 0), which would make sampling
+trivially fast, so they are made "trained-like" on the reference side with
+the distributions of `tfp_ldu.testing.randomise_d_scale`: raw residual scale
+~ U(-2, 2) (|r| up to 0.96), mixture logits and output shift ~ N(0, 1), the
+input scales/shifts keeping the authors' U(-3, 3) initialisation; the
+reference's actnorm initialises itself on a 1024-point batch.  Every MADE,
+D-scale and actnorm weight is then copied into the library's flow
+(`candidate_defaults.transplant_reference_weights`, which checks that the
+MADE masks agree), and the largest |log p| difference on 256 points is
+printed as a check.  Timings exclude the one-off warm-up calls except the
+"first step" rows.  Ratios are library / reference for rates and reference
+/ library for times: > 1 means the library is faster.  A reference job that
+fails prints its error and leaves "n/a" in its cells (the library's GAS flow
+then gets its D-scales from `randomise_d_scale`); nothing is filled in from
+earlier runs.  `--quick` (5 timed training steps, one timed call of the
+rest) is a smoke test, not a measurement.  A full run takes ~10-15 minutes
+on 2 cores, most of it the library's XLA compilation of the training steps.
 """
 import argparse
+import json
 import os
 import pathlib
+import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -39,136 +85,271 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
   sys.path.insert(0, str(REPO_ROOT))
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from models import LDUFlow  # noqa: E402
-from tfp_ldu.testing import randomise_d_scale  # noqa: E402
-
-EVENT_DIM = 8
+TORCH_THROUGHPUT = REPO_ROOT / "bench" / "parity_reference" / "torch_throughput.py"
 TRAIN_BATCH = 128
-LOG_PROB_BATCH = 1024
-REFERENCE = dict(train_steps_per_s=12.3, log_prob_points_per_s=15_300.,
-                 samples_per_s_float64=1_200.)
+LOG_PROB_BATCH = 10_000
+SHAPES = {
+    "GAS": dict(event_size=8, num_blocks=12, num_d_scales=4, num_mixtures=4,
+                hidden_units=[256, 256]),
+    "64-D": dict(event_size=64, num_blocks=8, num_d_scales=4, num_mixtures=4,
+                 hidden_units=[256, 256]),
+}
 
 
-def gas_flow(dtype="float32"):
-  """The GAS-configuration LDU flow (weights still at their initial values)."""
-  return LDUFlow(EVENT_DIM, num_blocks=12, num_d_scales=4, num_mixtures=4,
-                 hidden_units=(256, 256), dtype=dtype)
-
-
-def make_trained_like(model, rng):
-  """Initialises ActNorm and gives every D-scale non-trivial parameters.
-
-  Raw residual scales ~ U(-2, 2) (so |r| = |tanh| up to 0.96), mixture logits
-  and output shifts ~ N(0, 1): the fixed-point solves of `sample` then take
-  as many iterations as in a trained flow, not the one of an identity map.
-  """
-  model.initialize(rng.normal(size=(1024, EVENT_DIM)))
-  for block in model.blocks:
-    for d_scale in block.d_scales:
-      randomise_d_scale(d_scale, rng)
-  return model
-
-
-def training_steps_per_second(model, data, *, jit_compile, warmup_steps, steps):
-  """`fit` steps/s over `data` batched by 128, after a warm-up epoch."""
-  dataset = (tf.data.Dataset.from_tensor_slices(data)
-             .batch(TRAIN_BATCH, drop_remainder=True).repeat())
-  model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
-  model.fit(dataset, steps_per_epoch=warmup_steps, epochs=1, verbose=0)
-  start = time.perf_counter()
-  model.fit(dataset, steps_per_epoch=steps, epochs=1, verbose=0)
-  return steps / (time.perf_counter() - start)
-
-
-def log_prob_points_per_second(model, batches, *, jit_compile):
-  """Points/s of a `tf.function` log_prob over `[B, 1024, D]` batches."""
-  log_prob = tf.function(model.log_prob, jit_compile=jit_compile)
-  log_prob(batches[0]).numpy()  # Trace and compile.
-  start = time.perf_counter()
-  for batch in batches:
-    log_prob(batch).numpy()
-  return len(batches) * LOG_PROB_BATCH / (time.perf_counter() - start)
-
-
-def sampling_points_per_second(model, num_samples, seed):
-  """(points/s, max iterations) of a `tf.function` over `sample_with_diagnostics`."""
-  sample = tf.function(lambda n: model.sample_with_diagnostics(n, seed=seed))
-  sample(tf.constant(16))  # Trace (n is a tensor: one graph for every n).
-  start = time.perf_counter()
-  result = sample(tf.constant(num_samples))
-  result["samples"].numpy()
-  elapsed = time.perf_counter() - start
-  if int(result["num_unconverged"]):
-    raise RuntimeError(f"{int(result['num_unconverged'])} solves did not converge.")
-  return num_samples / elapsed, int(result["max_iterations"])
-
-
-def print_table(rows):
-  header = f"{'measurement':<44}{'value':>12}{'reference':>12}{'ratio':>8}  note"
-  print(header)
-  print("-" * len(header))
-  for name, value, reference, note in rows:
-    print(f"{name:<44}{value:>12,.1f}{reference:>12,.1f}{value / reference:>8.2f}  {note}")
-
-
-def main(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument("--torch-python", default=os.environ.get("PARITY_TORCH_PYTHON"),
+                      help="python of a PyTorch environment ($PARITY_TORCH_PYTHON)")
+  parser.add_argument("--reference-dir", default=os.environ.get("PARITY_REFERENCE_DIR"),
+                      help="checkout of weiyumou/ldu-flow ($PARITY_REFERENCE_DIR)")
+  parser.add_argument("--threads", type=int, default=2,
+                      help="intra-op threads of each framework (default 2)")
   parser.add_argument("--quick", action="store_true",
-                      help="short run: 10 training steps, 3 log_prob batches, 200 samples")
+                      help="smoke test: 5 training steps, 1 log_prob batch, 1 sampling call")
   parser.add_argument("--train-steps", type=int, default=100,
                       help="timed training steps per mode (default 100)")
   parser.add_argument("--warmup-steps", type=int, default=5,
-                      help="steps of the warm-up epoch (default 5)")
-  parser.add_argument("--log-prob-batches", type=int, default=20,
-                      help="timed 1024-point log_prob batches (default 20)")
-  parser.add_argument("--num-samples", type=int, default=1000,
-                      help="samples drawn per timed sampling call (default 1000)")
+                      help="untimed steps after the first (default 5)")
+  parser.add_argument("--log-prob-reps", type=int, default=5,
+                      help="timed 10,000-point log_prob calls (default 5)")
+  parser.add_argument("--num-samples", type=int, default=1000)
+  parser.add_argument("--sample-reps", type=int, default=3,
+                      help="timed sampling calls (default 3)")
   parser.add_argument("--seed", type=int, default=0)
   args = parser.parse_args(argv)
+  if not args.torch_python or not os.access(args.torch_python, os.X_OK):
+    parser.error(f"--torch-python {args.torch_python!r} is not an executable python; "
+                 "see this file's docstring for the set-up.")
+  if not args.reference_dir or not (pathlib.Path(args.reference_dir) / "project" / "models"
+                                    / "ldu.py").is_file():
+    parser.error(f"--reference-dir {args.reference_dir!r} does not hold "
+                 "project/models/ldu.py; clone https://github.com/weiyumou/ldu-flow.")
   if args.quick:
-    args.train_steps, args.warmup_steps = 10, 2
-    args.log_prob_batches, args.num_samples = 3, 200
+    args.train_steps, args.warmup_steps = 5, 1
+    args.log_prob_reps, args.sample_reps = 1, 1
+  return args
 
-  rng = np.random.default_rng(args.seed)
-  tf.random.set_seed(args.seed)
-  print(f"LDUFlow GAS configuration: D={EVENT_DIM}, 12 blocks, 4 D-scales, K=4, MADE "
-        f"256-256; load average before: {os.getloadavg()[0]:.2f}")
-  model = make_trained_like(gas_flow(), rng)
-  print(f"D-scale solver: {getattr(model, 'solver', 'fixed_point')}")
-  model_float64 = gas_flow("float64")
-  model_float64.set_weights([w.astype(np.float64) for w in model.get_weights()])
-  seed = tf.constant([args.seed, 1], tf.int32)
 
+class Reference:
+  """Runs `torch_throughput.py` jobs in subprocesses under --torch-python."""
+
+  def __init__(self, args, workdir):
+    self.args, self.workdir, self.count = args, workdir, 0
+
+  def run(self, **job):
+    self.count += 1
+    name = f"job{self.count}"
+    job = dict(job, reference_dir=str(pathlib.Path(self.args.reference_dir).resolve()),
+               result_path=str(self.workdir / f"{name}.result.json"),
+               seed=self.args.seed, threads=self.args.threads)
+    path = self.workdir / f"{name}.json"
+    path.write_text(json.dumps(job))
+    env = dict(os.environ, OMP_NUM_THREADS=str(self.args.threads),
+               MKL_NUM_THREADS=str(self.args.threads))
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    completed = subprocess.run([self.args.torch_python, str(TORCH_THROUGHPUT), str(path)],
+                               capture_output=True, text=True, env=env)
+    if completed.returncode != 0:
+      print(f"  reference {job['kind']} job failed (exit {completed.returncode}):\n"
+            f"{completed.stderr[-2000:]}", flush=True)
+      return None
+    return json.loads(pathlib.Path(job["result_path"]).read_text())
+
+
+def library_flow(shape, dtype="float32"):
+  from models import LDUFlow
+  config = SHAPES[shape]
+  return LDUFlow(config["event_size"], num_blocks=config["num_blocks"],
+                 num_d_scales=config["num_d_scales"], num_mixtures=config["num_mixtures"],
+                 hidden_units=tuple(config["hidden_units"]), dtype=dtype)
+
+
+def library_training(shape, args, jit_compile):
+  """(seconds of the first one-step `fit`, steps/s of the timed `fit`) of a fresh flow."""
+  import keras
+  import tensorflow as tf
+  keras.utils.set_random_seed(args.seed)
+  model = library_flow(shape)
+  d = SHAPES[shape]["event_size"]
+  data = np.random.default_rng(args.seed).normal(
+      size=((1 + args.warmup_steps + args.train_steps) * TRAIN_BATCH, d)).astype(np.float32)
+  dataset = (tf.data.Dataset.from_tensor_slices(data)
+             .batch(TRAIN_BATCH, drop_remainder=True).repeat())
+  model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=jit_compile)
+  tick = time.perf_counter()
+  model.fit(dataset, steps_per_epoch=1, epochs=1, verbose=0, shuffle=False)
+  first = time.perf_counter() - tick
+  model.fit(dataset, steps_per_epoch=args.warmup_steps, epochs=1, verbose=0, shuffle=False)
+  tick = time.perf_counter()
+  model.fit(dataset, steps_per_epoch=args.train_steps, epochs=1, verbose=0, shuffle=False)
+  return first, args.train_steps / (time.perf_counter() - tick)
+
+
+def transplanted_gas_flows(weights, init_batch):
+  """The float32 and float64 GAS flows with the reference's exported weights."""
+  from bench.parity_reference.candidate_defaults import transplant_reference_weights
+  model = library_flow("GAS")
+  model.initialize(init_batch)  # Builds everything; every value is overwritten below.
+  transplant_reference_weights(model, weights)
+  model.actnorm.loc.assign(weights["actnorm/mean"])
+  model.actnorm.log_scale.assign(weights["actnorm/log_std"])
+  model64 = library_flow("GAS", "float64")
+  model64.initialize(init_batch.astype(np.float64))
+  model64.set_weights([w.astype(np.float64) for w in model.get_weights()])
+  return model, model64
+
+
+def library_log_prob(model, args):
+  """Points/s of eager `model.log_prob` and of a jit-compiled tf.function over it."""
+  import tensorflow as tf
+  x = tf.constant(np.random.default_rng([args.seed, 1]).normal(
+      size=(LOG_PROB_BATCH, SHAPES["GAS"]["event_size"])).astype(np.float32))
+  rates = {}
+  for name, function in (("eager", model.log_prob),
+                         ("xla", tf.function(model.log_prob, jit_compile=True))):
+    function(x).numpy()
+    tick = time.perf_counter()
+    for _ in range(args.log_prob_reps):
+      function(x).numpy()
+    rates[name] = args.log_prob_reps * LOG_PROB_BATCH / (time.perf_counter() - tick)
+  return rates
+
+
+def library_sampling(model, args):
+  """(points/s of eager `model.sample(n)`, diagnostics of another n-point draw)."""
+  n = args.num_samples
+  model.sample(16).numpy()  # Trace (the count is a tensor: one graph for every n).
+  tick = time.perf_counter()
+  for _ in range(args.sample_reps):
+    model.sample(n).numpy()
+  rate = args.sample_reps * n / (time.perf_counter() - tick)
+  result = model.sample_with_diagnostics(n, seed=[args.seed, 2])
+  return rate, dict(max_iterations=int(result["max_iterations"]),
+                    num_unconverged=int(result["num_unconverged"]),
+                    residual=float(model.sampling_residual(result)))
+
+
+def _fmt(value, digits=1):
+  if value is None:
+    return "n/a"
+  if isinstance(value, str):
+    return value
+  if abs(value) != 0 and (abs(value) < 1e-2 or abs(value) >= 1e7):
+    return f"{value:.2e}"
+  return f"{value:,.{digits}f}"
+
+
+def print_table(rows):
+  header = f"{'measurement':<46}{'library':>12}{'reference':>12}{'ratio':>8}  note"
+  print(header)
+  print("-" * len(header))
+  for name, library, reference, kind, note in rows:
+    ratio = "-"
+    if (kind in ("rate", "time") and isinstance(library, float)
+        and isinstance(reference, float) and library and reference):
+      ratio = f"{(library / reference if kind == 'rate' else reference / library):.2f}"
+    digits = 2 if kind == "time" else 1
+    print(f"{name:<46}{_fmt(library, digits):>12}{_fmt(reference, digits):>12}{ratio:>8}  {note}")
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  import tensorflow as tf
+  tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+  tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+  load_before = os.getloadavg()
+  print(f"threads {args.threads}; torch OMP_WAIT_POLICY="
+        f"{os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}; load average before: "
+        f"{' '.join(f'{v:.2f}' for v in load_before)} ({os.cpu_count()} cores)", flush=True)
   rows = []
-  points = rng.normal(size=(args.log_prob_batches, LOG_PROB_BATCH, EVENT_DIM))
-  batches = [tf.constant(batch, tf.float32) for batch in points]
-  for jit_compile in (True, False):
-    rows.append((f"log_prob points/s, batch 1024 ({'XLA' if jit_compile else 'graph'})",
-                 log_prob_points_per_second(model, batches, jit_compile=jit_compile),
-                 REFERENCE["log_prob_points_per_s"], ""))
-  for name, flow in (("float32", model), ("float64", model_float64)):
-    rate, iterations = sampling_points_per_second(flow, args.num_samples, seed)
-    rows.append((f"sampling points/s, {name}, n={args.num_samples}", rate,
-                 REFERENCE["samples_per_s_float64"],
-                 f"max iterations {iterations}; reference is float64"))
-  train_data = rng.normal(
-      size=((args.warmup_steps + args.train_steps) * TRAIN_BATCH, EVENT_DIM)
-  ).astype(np.float32)
-  # Training runs last: it changes the weights the sampling rows describe.
-  for position, jit_compile in enumerate((False, True)):
-    rate = training_steps_per_second(model, train_data, jit_compile=jit_compile,
-                                     warmup_steps=args.warmup_steps,
-                                     steps=args.train_steps)
-    mode = "XLA" if jit_compile else "no XLA"
-    rows.insert(position, (f"training steps/s, batch 128 ({mode})", rate,
-                           REFERENCE["train_steps_per_s"], f"{args.train_steps} fit steps"))
 
+  def add(row):
+    rows.append(row)
+    print(f"  {row[0].strip()}: library {_fmt(row[1], 3)}, reference {_fmt(row[2], 3)}",
+          flush=True)
+
+  with tempfile.TemporaryDirectory(prefix="throughput_") as tmp:
+    workdir = pathlib.Path(tmp)
+    reference = Reference(args, workdir)
+
+    # ---- log_prob and sampling, GAS shape, identical weights -----------------
+    rng = np.random.default_rng([args.seed, 3])
+    d = SHAPES["GAS"]["event_size"]
+    init_batch = rng.normal(size=(1024, d)).astype(np.float32)
+    check = rng.normal(size=(256, d)).astype(np.float32)
+    np.save(workdir / "init.npy", init_batch)
+    np.save(workdir / "check.npy", check)
+    print("reference: log_prob and sampling ...", flush=True)
+    ref = reference.run(kind="eval", config=SHAPES["GAS"], data_dir=str(workdir),
+                        weights_path=str(workdir / "weights.npz"),
+                        log_prob_batch=LOG_PROB_BATCH, log_prob_reps=args.log_prob_reps,
+                        num_samples=args.num_samples, sample_reps=args.sample_reps) or {}
+    if ref:
+      weights = dict(np.load(workdir / "weights.npz"))
+      model, model64 = transplanted_gas_flows(weights, init_batch)
+      parity = float(np.max(np.abs(model.log_prob(check).numpy().astype(np.float64)
+                                   - weights["check_log_prob"])))
+      weights_note = f"same weights (max |log p diff| {parity:.1e})"
+    else:
+      from tfp_ldu.testing import randomise_d_scale
+      model = library_flow("GAS")
+      model.initialize(init_batch)
+      for block in model.blocks:
+        for d_scale in block.d_scales:
+          randomise_d_scale(d_scale, rng)
+      model64 = library_flow("GAS", "float64")
+      model64.initialize(init_batch.astype(np.float64))
+      model64.set_weights([w.astype(np.float64) for w in model.get_weights()])
+      weights_note = "reference failed; library D-scales from randomise_d_scale"
+    print(f"library: log_prob and sampling ({weights_note}) ...", flush=True)
+    rates = library_log_prob(model, args)
+    add((f"log_prob pts/s GAS b={LOG_PROB_BATCH} (eager)", rates["eager"],
+                 ref.get("log_prob_points_per_s"), "rate",
+                 "ref: eval, no_grad; " + weights_note))
+    add((f"log_prob pts/s GAS b={LOG_PROB_BATCH} (XLA tf.function)", rates["xla"],
+                 ref.get("log_prob_points_per_s"), "rate", "ref: the same torch call"))
+    n = args.num_samples
+    for dtype, flow, key in (("float32", model, "32"), ("float64", model64, "64")):
+      rate, diag = library_sampling(flow, args)
+      ref_diag = ref.get(f"sample{key}")
+      add((f"sample pts/s GAS n={n} ({dtype})", rate,
+                   ref.get(f"sample{key}_points_per_s"), "rate",
+                   "ref: model.sample (float64 only)" if key == "64" else
+                   "ref: sample's loop on float32 model, inv_transform tolerances"))
+      add((f"  max|T(x)-z| ({dtype})", diag["residual"],
+                   ref_diag["residual"] if ref_diag else None, "info",
+                   f"library unconverged {diag['num_unconverged']}" +
+                   (f"; ref solves at max_iter: {ref_diag['solves_at_max_iter']}/"
+                    f"{ref_diag['num_solves']}" if ref_diag else "")))
+      add((f"  max iterations of a solve ({dtype})", float(diag["max_iterations"]),
+                   float(ref_diag["max_iterations"]) if ref_diag else None, "info",
+                   f"library solver {flow.solver}; ref fixed point, cap 100"))
+    del model, model64
+
+    # ---- training, both shapes -------------------------------------------------
+    for shape in SHAPES:
+      print(f"training {shape}: reference ...", flush=True)
+      ref_train = reference.run(kind="train", config=SHAPES[shape], batch_size=TRAIN_BATCH,
+                                warmup_steps=args.warmup_steps, steps=args.train_steps) or {}
+      for jit_compile in (False, True):
+        print(f"training {shape}: library (jit_compile={jit_compile}) ...", flush=True)
+        first, rate = library_training(shape, args, jit_compile)
+        mode = "fit, XLA" if jit_compile else "fit"
+        add((f"train steps/s {shape} b=128 ({mode})", rate,
+                     ref_train.get("steps_per_s"), "rate",
+                     f"{args.train_steps} timed steps; ref: Adam loop"))
+        add((f"  first step, s ({mode})", first, ref_train.get("first_step_s"),
+                     "time", "library: trace+compile+1 step; ref: 1st step"))
+
+  print()
   print_table(rows)
-  print(f"load average after: {os.getloadavg()[0]:.2f} (2 cores)")
+  load_after = os.getloadavg()
+  print(f"load average before: {' '.join(f'{v:.2f}' for v in load_before)}; after: "
+        f"{' '.join(f'{v:.2f}' for v in load_after)} ({os.cpu_count()} cores, shared: "
+        "numbers are indicative)")
 
 
 if __name__ == "__main__":
