@@ -44,7 +44,6 @@ per-variant summary, verdicts), results.csv (one row per run) and
 curves_<dataset>.png (validation and training-batch log-likelihood of each
 library variant over the reference's).  The table is also printed.
 """
-import argparse
 import concurrent.futures
 import json
 import os
@@ -62,6 +61,7 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from bench.parity_reference.cli import reference_parser  # noqa: E402
 from bench.parity_reference.datasets import DATASETS  # noqa: E402
 from bench.parity_reference.datasets import batch_order  # noqa: E402
 from bench.parity_reference.datasets import effective_batch_size  # noqa: E402
@@ -82,12 +82,7 @@ def _name_list(text):
 
 
 def parse_args(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--torch-python", default=os.environ.get("PARITY_TORCH_PYTHON"),
-                      help="python of a PyTorch environment ($PARITY_TORCH_PYTHON)")
-  parser.add_argument("--reference-dir", default=os.environ.get("PARITY_REFERENCE_DIR"),
-                      help="checkout of weiyumou/ldu-flow ($PARITY_REFERENCE_DIR)")
+  parser = reference_parser(__doc__.split("\n")[0])
   parser.add_argument("--out", default="/tmp/tfp_ldu_parity", help="output directory")
   parser.add_argument("--datasets", type=_name_list, default=list(DATASETS),
                       help=f"comma list from {sorted(DATASETS)}")

@@ -70,7 +70,6 @@ earlier runs.  `--quick` (5 timed training steps, one timed call of the
 rest) is a smoke test, not a measurement.  A full run takes ~10-15 minutes
 on 2 cores, most of it the library's XLA compilation of the training steps.
 """
-import argparse
 import json
 import os
 import pathlib
@@ -87,6 +86,8 @@ if str(REPO_ROOT) not in sys.path:
 
 import numpy as np  # noqa: E402
 
+from bench.parity_reference.cli import reference_parser  # noqa: E402
+
 TORCH_THROUGHPUT = REPO_ROOT / "bench" / "parity_reference" / "torch_throughput.py"
 TRAIN_BATCH = 128
 LOG_PROB_BATCH = 10_000
@@ -99,12 +100,7 @@ SHAPES = {
 
 
 def parse_args(argv=None):
-  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument("--torch-python", default=os.environ.get("PARITY_TORCH_PYTHON"),
-                      help="python of a PyTorch environment ($PARITY_TORCH_PYTHON)")
-  parser.add_argument("--reference-dir", default=os.environ.get("PARITY_REFERENCE_DIR"),
-                      help="checkout of weiyumou/ldu-flow ($PARITY_REFERENCE_DIR)")
+  parser = reference_parser(__doc__.split("\n")[0])
   parser.add_argument("--threads", type=int, default=2,
                       help="intra-op threads of each framework (default 2)")
   parser.add_argument("--quick", action="store_true",
