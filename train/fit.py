@@ -380,10 +380,7 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
     if getattr(model, "batch_norm", False):  # The MAF authors' evaluation statistics.
-      train_rows = data.train
-      if model.dequantizer is not None:
-        train_rows, _ = model.dequantizer(model._as_input(train_rows), training=False)
-      model.set_batch_norm_statistics(train_rows)
+      model.set_batch_norm_statistics(data.train)
     metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config)
   metrics["total_seconds"] = time.perf_counter() - started
   _write_json(os.path.join(args.out, "metrics.json"), metrics)

@@ -105,12 +105,16 @@ class AugmentedFlow(FlowModel):
     log_det = preprocessing.inverse_log_det_jacobian(x, event_ndims=len(self.event_shape))
     batch = tf.shape(h)[0]
     tiled = tf.reshape(tf.tile(h[tf.newaxis], [num_samples, 1, 1]), [-1, self.event_size])
-    noise = keras.random.normal(tf.stack([num_samples * batch, self.augment_dims]),
-                                dtype=h.dtype, seed=self.seed_generator)
+    noise = self._noise(num_samples * batch, h.dtype)
     log_q = (-0.5 * tf.reduce_sum(tf.square(noise), axis=-1)
              - 0.5 * self.augment_dims * math.log(2. * math.pi))
     joint = self.flow._distribution(training).log_prob(tf.concat([tiled, noise], axis=-1))
     return tf.reshape(joint - log_q, tf.stack([num_samples, batch])) + log_det
+
+  def _noise(self, count, dtype):
+    """`[count, E]` draws e ~ N(0, I) from the model's seed generator."""
+    return keras.random.normal(tf.stack([count, self.augment_dims]), dtype=dtype,
+                               seed=self.seed_generator)
 
   def _importance_weighted(self, x, num_samples, training=None):
     log_weights = self._joint_log_weights(x, num_samples, training)
@@ -169,9 +173,7 @@ class AugmentedFlow(FlowModel):
     if self.dequantizer is not None:
       x, _ = self.dequantizer(x, training=False)
     h = self.flow_bijector().inverse(x)
-    noise = keras.random.normal(tf.stack([tf.shape(h)[0], self.augment_dims]),
-                                dtype=h.dtype, seed=self.seed_generator)
-    self.flow.initialize(tf.concat([h, noise], axis=-1))
+    self.flow.initialize(tf.concat([h, self._noise(tf.shape(h)[0], h.dtype)], axis=-1))
 
   @property
   def needs_initialization(self):

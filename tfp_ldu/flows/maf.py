@@ -74,10 +74,14 @@ class MAF(FlowModel):
     """Sets every batch norm's statistics to the moments of its inputs over `x`.
 
     What the MAF authors' code does after training (instead of moving
-    averages): `x` `[N, *event_shape]` (e.g. the training set) is pushed
-    through the flow in evaluation mode, layer by layer.
+    averages): `x` `[N, *event_shape]` (e.g. the training set, as `fit` takes
+    it: discrete pixels for a model with a dequantiser) is pushed through the
+    flow in evaluation mode, layer by layer.
     """
-    h = keras.ops.reshape(self._as_input(x), [-1, self.event_size])
+    h = self._as_input(x)
+    if self.dequantizer is not None:
+      h, _ = self.dequantizer(h, training=False)
+    h = keras.ops.reshape(h, [-1, self.event_size])
     for layer in self.flow_layers:
       if isinstance(layer, BatchNormalization):
         layer.set_statistics(h)

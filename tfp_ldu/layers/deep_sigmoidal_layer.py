@@ -1,6 +1,5 @@
 """Keras layer owning the MADE of one deep sigmoidal flow (NAF-DSF) transform."""
 import keras
-import tensorflow as tf
 
 from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
@@ -46,17 +45,14 @@ class DeepSigmoidalLayer(BijectorLayer):
     self.num_halvings = int(num_halvings)
     self.made = MADE(self.event_size, self.hidden_units,
                      params_per_dim=3 * self.num_components, activation=activation,
-                     dropout=self.dropout, name=f"{self.name}_made",
+                     dropout=self.dropout, reverse=self.reverse, name=f"{self.name}_made",
                      dtype=self.dtype_policy)
     self.made.build((None, self.event_size))
     self.built = True
 
   def parameters(self, x, training=None):
     """The raw `[..., D, 3K]` (logits, slopes, shifts) from `x` `[..., D]`."""
-    if not self.reverse:
-      return self.made(x, training=training)
-    reversed_params = self.made(tf.reverse(x, axis=[-1]), training=training)
-    return tf.reverse(reversed_params, axis=[-2])
+    return self.made(x, training=training)
 
   def bijector(self, training=None):
     """A fresh `DeepSigmoidal` over the current weights (data -> latent: `inverse`)."""

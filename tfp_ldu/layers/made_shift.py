@@ -1,6 +1,5 @@
 """Keras layer owning the MADE of one triangular shift."""
 import keras
-import tensorflow as tf
 
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.layers.bijector_layer import BijectorLayer
@@ -29,16 +28,14 @@ class MADEShift(BijectorLayer):
     self.dropout = float(dropout)
     self.tolerance = tolerance
     self.made = MADE(self.event_size, self.hidden_units, activation=activation,
-                     dropout=self.dropout, name=f"{self.name}_made",
+                     dropout=self.dropout, reverse=self.upper, name=f"{self.name}_made",
                      dtype=self.dtype_policy)
     self.made.build((None, self.event_size))
     self.built = True
 
   def shift(self, x):
     """s(x), `[..., D]`."""
-    if not self.upper:
-      return self.made(x)[..., 0]
-    return tf.reverse(self.made(tf.reverse(x, axis=[-1]))[..., 0], axis=[-1])
+    return self.made(x)[..., 0]
 
   def bijector(self, training=None):
     """A fresh `TriangularShift` (data -> latent: x + s(x))."""

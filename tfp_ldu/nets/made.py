@@ -38,8 +38,9 @@ class MADE(keras.layers.Layer):
 
   Input `[..., D]`, output `[..., D, params_per_dim]`.  All weights are Keras
   weights (`add_weight`), so Keras 3 trains them; the masks are constants
-  applied in `call`.  For an upper-triangular (reverse order) network, reverse
-  the input and the output's D axis.
+  applied in `call`.  `reverse=True` gives the reverse order (output row i
+  depends only on inputs > i): the input and the output's D axis are reversed
+  around the same network.
 
   Initialisation (the default is chosen by measurement): every kernel and
   bias is drawn from U(-1/sqrt(fan_in), 1/sqrt(fan_in)), fan_in the layer's
@@ -52,7 +53,8 @@ class MADE(keras.layers.Layer):
   """
 
   def __init__(self, event_size, hidden_units, params_per_dim=1, activation="relu",
-               dropout=0.0, kernel_initializer=None, bias_initializer=None, **kwargs):
+               dropout=0.0, kernel_initializer=None, bias_initializer=None, reverse=False,
+               **kwargs):
     """Builds the layer.
 
     Args:
@@ -63,6 +65,7 @@ class MADE(keras.layers.Layer):
       dropout: dropout rate after each hidden layer, in [0, 1).
       kernel_initializer: Keras initializer of the kernels; None: U(+-1/sqrt(fan_in)).
       bias_initializer: Keras initializer of the biases; None: U(+-1/sqrt(fan_in)).
+      reverse: output row i sees inputs > i instead of < i.
       **kwargs: standard Keras layer arguments.
     """
     super().__init__(**kwargs)
@@ -70,6 +73,7 @@ class MADE(keras.layers.Layer):
       raise ValueError(f"MADE: event_size must be >= 1; got {event_size}.")
     if not 0.0 <= float(dropout) < 1.0:
       raise ValueError(f"MADE: dropout must be in [0, 1); got {dropout}.")
+    self.reverse = bool(reverse)
     self.event_size = int(event_size)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.params_per_dim = int(params_per_dim)
@@ -100,7 +104,7 @@ class MADE(keras.layers.Layer):
           initializer=self.bias_initializer or keras.initializers.RandomUniform(-limit, limit)))
 
   def call(self, x, training=None):
-    h = x
+    h = tf.reverse(x, axis=[-1]) if self.reverse else x
     last = len(self._kernels) - 1
     for index, (mask, kernel, bias) in enumerate(
         zip(self._masks, self._kernels, self._biases)):
@@ -109,8 +113,9 @@ class MADE(keras.layers.Layer):
         h = self.activation(h)
         if self._dropout_layers:
           h = self._dropout_layers[index](h, training=training)
-    return tf.reshape(h, tf.concat(
+    out = tf.reshape(h, tf.concat(
         [tf.shape(h)[:-1], [self.event_size, self.params_per_dim]], axis=0))
+    return tf.reverse(out, axis=[-2]) if self.reverse else out
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (self.event_size, self.params_per_dim)
@@ -122,7 +127,8 @@ class MADE(keras.layers.Layer):
             "activation": keras.activations.serialize(self.activation),
             "dropout": self.dropout,
             "kernel_initializer": _serialize(self.kernel_initializer),
-            "bias_initializer": _serialize(self.bias_initializer)}
+            "bias_initializer": _serialize(self.bias_initializer),
+            "reverse": self.reverse}
 
 
 def _serialize(initializer):
