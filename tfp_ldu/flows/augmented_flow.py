@@ -102,7 +102,9 @@ class AugmentedFlow(FlowModel):
     """`[K, N]` log p(h, e_k) - log q(e_k) + log|dh/dx| for K draws e_k ~ N(0, I)."""
     preprocessing = self.flow_bijector(training)  # x -> flat (logit) h, closed form
     h = preprocessing.inverse(x)
-    log_det = preprocessing.inverse_log_det_jacobian(x, event_ndims=len(self.event_shape))
+    # An empty chain's log-det is a float32 0 whatever the input's dtype.
+    log_det = tf.cast(preprocessing.inverse_log_det_jacobian(
+        x, event_ndims=len(self.event_shape)), h.dtype)
     batch = tf.shape(h)[0]
     tiled = tf.reshape(tf.tile(h[tf.newaxis], [num_samples, 1, 1]), [-1, self.event_size])
     noise = self._noise(num_samples * batch, h.dtype)
