@@ -210,14 +210,17 @@ def wait_until(condition, child, what, timeout=120):
 
 def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path):
   out = tmp_path / "run"
-  flags = TINY + ["--steps", "60", "--epochs", "3", "--out", str(out)]
+  # 150 epochs of 20 steps: the run is still training when the signal arrives,
+  # however fast the machine (with 3 epochs an idle machine had finished).
+  total_steps = 3000
+  flags = TINY + ["--steps", str(total_steps), "--epochs", "150", "--out", str(out)]
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",
              PYTHONUNBUFFERED="1")
   state_file = out / "checkpoints" / "state.json"
   child = start_child([sys.executable, FIT_SCRIPT, *flags], tmp_path / "first", env)
   try:
     wait_until(state_file.exists, child, "the first checkpoint")
-    child.send_signal(signal.SIGINT)  # Epochs 2 and 3 are still to run.
+    child.send_signal(signal.SIGINT)  # Most of the 150 epochs are still to run.
     returncode = child.wait(timeout=60)
   finally:
     child.kill()
@@ -230,7 +233,7 @@ def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path):
   state = json.loads(state_file.read_text())
   assert head.endswith(f"the last checkpoint (epoch {state['epoch']}, step {state['step']}) "
                        f"is in {out / 'checkpoints'}.")
-  assert 20 <= int(head.split()[3].rstrip(";,")) < 60
+  assert 20 <= int(head.split()[3].rstrip(";,")) < total_steps
   words = shlex.split(command)
   assert words[1:] == [FIT_SCRIPT, *flags, "--resume"]
   assert not (out / "metrics.json").exists()
