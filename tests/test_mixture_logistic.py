@@ -217,3 +217,15 @@ def test_toy_fit_beats_a_gaussian():
   diagnostics = model.sample_with_diagnostics(256, seed=1)
   assert int(diagnostics["num_unconverged"]) == 0
   assert np.all(np.isfinite(diagnostics["samples"]))
+
+
+def test_logit_preprocessing_comes_once_and_first():
+  """With `logit_alpha`, the flow starts with one logit layer (not one per coupling)."""
+  from tfp_ldu.layers import LogitPreprocessing
+  flow = MixtureLogisticCouplingFlow(4, num_couplings=3, hidden_units=(8,), logit_alpha=0.05)
+  logits = [i for i, layer in enumerate(flow.flow_layers)
+            if isinstance(layer, LogitPreprocessing)]
+  assert logits == [0]
+  assert len(flow.flow_layers) == 1 + 1 + 2 * 3
+  y = np.random.default_rng(0).uniform(0.01, 0.99, size=(5, 4)).astype("float32")
+  assert np.all(np.isfinite(flow.log_prob(y).numpy()))

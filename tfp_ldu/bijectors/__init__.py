@@ -21,7 +21,13 @@ from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
 from tfp_ldu.bijectors.batch_norm import BatchNorm
 from tfp_ldu.bijectors.planar import Planar
 
+from tfp_ldu.bijectors.masks import channel_mask, checkerboard_mask
+from tfp_ldu.bijectors.squeeze import Squeeze
+from tfp_ldu.bijectors.elementwise_affine import ElementwiseAffine
+from tfp_ldu.bijectors.conv1x1_lu import Conv1x1LU
+from tfp_ldu.bijectors.first_channels import FirstChannels
 __all__ = ["NumericInverseBijector", "solve_forward", "LDU", "Sinusoidal",
            "TriangularShift", "MixtureLogisticCDF", "MaskedCoupling", "half_transform_mask",
            "MixtureLogisticCoupling", "Residual", "DeepSigmoidal", "BatchNorm",
-           "Planar"]
+           "Planar",
+           "checkerboard_mask", "channel_mask", "Squeeze", "ElementwiseAffine", "Conv1x1LU", "FirstChannels"]

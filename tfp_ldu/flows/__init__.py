@@ -14,5 +14,8 @@ from tfp_ldu.flows.residual_flow import ResidualFlow
 from tfp_ldu.flows.naf import NAF
 from tfp_ldu.flows.planar_flow import PlanarFlow
 
+from tfp_ldu.flows.glow import Glow
+from tfp_ldu.flows.flow_plus_plus import FlowPlusPlus
 __all__ = ["FlowModel", "NonFiniteLossError", "LDUFlow", "MAF",
-           "MixtureLogisticCouplingFlow", "ResidualFlow", "AugmentedFlow", "NAF", "PlanarFlow"]
+           "MixtureLogisticCouplingFlow", "ResidualFlow", "AugmentedFlow", "NAF", "PlanarFlow",
+           "Glow", "FlowPlusPlus"]

@@ -10,6 +10,7 @@ from tensorflow_probability.python.internal import samplers
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.layers.bijector_layer import _needs_initialization
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
+from tfp_ldu.layers.precision import flow_dtype_policy
 from tfp_ldu.solvers.truncation import truncated_solves
 
 tfb = tfp.bijectors
@@ -85,23 +86,36 @@ class FlowModel(keras.Model):
         0.05 for CIFAR-10).
       **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
+    Mixed precision: a `mixed_bfloat16` policy (as `dtype`, or the global
+    policy) runs the conditioner networks (MADE, PixelCNN, MLPs) in bfloat16
+    while the model, every bijector layer, log-determinant, the base density
+    and the numeric solves stay float32: the model's policy becomes a
+    `tfp_ldu.layers.precision.FlowDTypePolicy` (float32, carrying the mixed
+    policy for the networks).
+
     Raises:
-      ValueError: for a non-positive event shape, or a mixed-precision dtype
-        policy (log-determinants and numeric solves need float32/float64).
+      ValueError: for a non-positive event shape, a `mixed_float16` policy
+        (float16 needs loss scaling; use `mixed_bfloat16`), or a dequantizer
+        under a mixed policy.
     """
     super().__init__(**kwargs)
     self.event_shape = _as_shape(event_shape, "event_shape", type(self).__name__)
     if latent_shape is None:
       latent_shape = (self.event_size,) if self.flattens_events else self.event_shape
     self.latent_shape = _as_shape(latent_shape, "latent_shape", type(self).__name__)
-    policy = self.dtype_policy
-    if policy.compute_dtype != policy.variable_dtype:
+    # A mixed policy becomes a FlowDTypePolicy: the model and its bijector
+    # layers compute in the variable dtype (float32), the conditioner networks
+    # inside them in the mixed policy (`tfp_ldu.layers.precision`).
+    self.dtype_policy = flow_dtype_policy(self.dtype_policy, type(self).__name__)
+    if dequantizer is not None and (dequantizer.dtype_policy.compute_dtype
+                                    != dequantizer.dtype_policy.variable_dtype):
       raise ValueError(
-          f"{type(self).__name__}: the dtype policy {policy.name!r} is a mixed-precision "
-          f"policy, which flows do not support: log-determinants, the base density "
-          f"and the numeric inverses need float32 or float64.  Build the model with "
-          f"dtype='float32' (or call keras.mixed_precision.set_global_policy("
-          f"'float32') before building it).")
+          f"{type(self).__name__}: the dequantizer computes in "
+          f"{dequantizer.dtype_policy.compute_dtype}, but log q(y | x) is a "
+          f"log-density and must stay {dequantizer.dtype_policy.variable_dtype}: "
+          f"build it with dtype='float32' (or under "
+          f"keras.config.set_dtype_policy(tfp_ldu.layers.precision.flow_dtype_policy("
+          f"'mixed_bfloat16'))).")
     self.dequantizer = dequantizer
     self.logit_alpha = None if logit_alpha is None else float(logit_alpha)
     self._preprocessing = ([] if self.logit_alpha is None else
@@ -142,8 +156,12 @@ class FlowModel(keras.Model):
     return self.flow_bijector()
 
   def base_distribution(self):
-    """The latent distribution: a standard normal over `latent_shape`."""
-    dtype = self.compute_dtype
+    """The latent distribution: a standard normal over `latent_shape`.
+
+    In the variable dtype (float32 under mixed precision): its log-density
+    sums D terms and must not take a bfloat16 compute dtype.
+    """
+    dtype = self.dtype_policy.variable_dtype
     if len(self.latent_shape) == 1:
       return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
     return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
@@ -219,6 +237,71 @@ class FlowModel(keras.Model):
     if not tf.executing_eagerly():
       return self._evaluation_log_prob(x)
     return self._compiled_function("log_prob")(x)
+
+  def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256):
+    """`[N]` importance-weighted lower bound on log P(x) (nats, float64) for discrete x.
+
+    With the dequantiser's q(y | x) as proposal and K = `num_samples` draws
+    y_k ~ q(. | x) (Burda et al., 2016; Flow++'s test-set estimate, K = 4096):
+
+        L_K(x) = log (1/K) sum_k exp(log p(y_k) - log q(y_k | x))
+
+    E[L_K] <= log P(x) = log of the probability the model assigns to the cell
+    of x; E[L_K] is non-decreasing in K and tends to log P(x) as K grows.
+    K = 1 is the training bound that `call` returns.  The log-mean-exp is
+    taken in float64, and the K samples are processed in chunks of at most
+    `batch_size` dequantised rows (N rows per sample, at least one sample
+    per chunk), so K = 4096 needs the memory of one chunk; pass a few images
+    at a time for large K.  Each chunk runs as a compiled function (traced
+    once per chunk size).
+
+    Args:
+      x: `[N, *event_shape]` discrete data (levels, as `call` takes).
+      num_samples: K >= 1.
+      batch_size: the largest number of dequantised rows evaluated together.
+
+    Returns:
+      float64 `[N]` tensor, in nats (divide by D ln 2 and add log2 of the
+      level count as for `call` to get bits/dim).
+
+    Raises:
+      ValueError: without a dequantiser (`log_prob` is then exact), or for
+        K < 1.
+    """
+    if self.dequantizer is None:
+      raise ValueError(f"{type(self).__name__}.importance_weighted_log_likelihood needs a "
+                       f"dequantizer (it estimates log P(x) of discrete x); without one, "
+                       f"log_prob(x) is the exact density.")
+    num_samples = int(num_samples)
+    if num_samples < 1 or int(batch_size) < 1:
+      raise ValueError(f"{type(self).__name__}.importance_weighted_log_likelihood: "
+                       f"num_samples and batch_size must be >= 1; got {num_samples} and "
+                       f"{batch_size}.")
+    x = self._as_input(x)
+    rows = x.shape[0] or int(batch_size)
+    chunk = min(num_samples, max(1, int(batch_size) // max(rows, 1)))
+
+    def chunk_function(count):
+      def log_sum_of_weights(data):
+        """float64 `[N]` log sum_k of `count` importance weights."""
+        tiled = tf.reshape(tf.tile(data[tf.newaxis], [count] + [1] * data.shape.rank),
+                           [-1, *self.event_shape])
+        y, log_q = self.dequantizer(tiled, training=False)
+        log_weights = tf.cast(self._distribution(False).log_prob(y) - log_q, tf.float64)
+        return tf.reduce_logsumexp(tf.reshape(log_weights, [count, -1]), axis=0)
+
+      key = ("importance_weighted", count, self.compute_dtype)
+      if key not in self._compiled:
+        self._compiled[key] = tf.function(
+            log_sum_of_weights, autograph=False,
+            input_signature=[tf.TensorSpec([None, *self.event_shape], self.compute_dtype)])
+      return self._compiled[key]
+
+    total = None
+    for start in range(0, num_samples, chunk):
+      part = chunk_function(min(chunk, num_samples - start))(x)
+      total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
+    return total - math.log(num_samples)
 
   def sample(self, n, seed=None, temperature=1.0):
     """`[n, *event_shape]` samples, drawn through the numeric inverses."""
@@ -347,26 +430,51 @@ class FlowModel(keras.Model):
     return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
 
   def train_step(self, data):
-    """One optimizer step, skipped when the loss or a gradient is not finite."""
+    """One optimizer step, skipped when the loss or a gradient is not finite.
+
+    With `replica_jit_compile` (set by `fit` when XLA is requested under a
+    strategy of several replicas), this replica's loss and gradients run as
+    one XLA-compiled function on the replica's own device, with no
+    collective inside; the all-reduce and the update run outside XLA.
+    """
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    with tf.GradientTape() as tape:
-      y_pred = self(x, training=True)
-      loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
-      num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-      self._loss_tracker.update_state(loss * tf.cast(num_replicas, loss.dtype),
-                                      sample_weight=tf.shape(y_pred)[0])
-      scaled_loss = self.optimizer.scale_loss(loss)
+    loss_and_gradients = self._loss_and_gradients
+    if getattr(self, "replica_jit_compile", False):
+      key = ("loss_and_gradients", "xla")
+      if key not in self._compiled:
+        self._compiled[key] = tf.function(self._loss_and_gradients, jit_compile=True,
+                                          autograph=False)
+      loss_and_gradients = self._compiled[key]
+    loss, y_pred, gradients = loss_and_gradients(x, y, sample_weight)
+    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    self._loss_tracker.update_state(loss * tf.cast(num_replicas, loss.dtype),
+                                    sample_weight=tf.shape(y_pred)[0])
     variables = self.trainable_variables
-    gradients = tape.gradient(scaled_loss, variables)
     finite = tf.math.is_finite(loss)
     for gradient in gradients:
       if gradient is not None:
         finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
     _apply_if_finite(self.optimizer, gradients, variables, finite)
-    return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+    return _reducible_by_keras(self.compute_metrics(x, y, y_pred,
+                                                    sample_weight=sample_weight))
+
+  def test_step(self, data):
+    """`keras.Model.test_step`, with logs Keras can reduce across workers."""
+    return _reducible_by_keras(super().test_step(data))
+
+  def _loss_and_gradients(self, x, y, sample_weight):
+    """This replica's `(loss, log-likelihoods, gradients)`: no cross-replica op inside."""
+    with tf.GradientTape() as tape:
+      y_pred = self(x, training=True)
+      loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
+      scaled_loss = self.optimizer.scale_loss(loss)
+    return loss, y_pred, tape.gradient(scaled_loss, self.trainable_variables)
 
   def initialize(self, batch):
     """Data-dependent initialisation of every layer that needs it, in order.
+
+    The dequantiser comes first (a variational one initialises its own
+    layers from the discrete batch); the flow's layers then see its output.
 
     Args:
       batch: `[N, *event_shape]` array-like, N >= 2.  `fit` calls this on its
@@ -374,6 +482,8 @@ class FlowModel(keras.Model):
     """
     h = self._as_input(batch)
     if self.dequantizer is not None:
+      if _needs_initialization(self.dequantizer):
+        self.dequantizer.initialize(h)
       h, _ = self.dequantizer(h, training=False)
     if self.flattens_events:
       h = tf.reshape(h, [-1, self.event_size])
@@ -384,19 +494,50 @@ class FlowModel(keras.Model):
 
   @property
   def needs_initialization(self):
-    """True while a layer waits for data-dependent initialisation."""
-    return any(_needs_initialization(layer) for layer in self.flow_layers)
+    """True while a layer (or the dequantiser) waits for data-dependent initialisation."""
+    dequantizer = [] if self.dequantizer is None else [self.dequantizer]
+    return any(_needs_initialization(layer) for layer in [*dequantizer, *self.flow_layers])
 
   def fit(self, x=None, y=None, batch_size=None, sample_weight=None, callbacks=None,
-          **kwargs):
-    """`keras.Model.fit` without labels; see the class docstring for the extras."""
-    if x is not None and not isinstance(x, tf.data.Dataset):
+          initialization_batch=None, **kwargs):
+    """`keras.Model.fit` without labels; see the class docstring for the extras.
+
+    Args:
+      x: arrays, a tensor, a `tf.data.Dataset` or a distributed dataset
+        (`strategy.distribute_datasets_from_function` /
+        `experimental_distribute_dataset`).
+      y, batch_size, sample_weight, callbacks, **kwargs: as `keras.Model.fit`.
+      initialization_batch: the batch for data-dependent initialisation
+        (default: `x`'s first batch; from a distributed dataset, its first
+        global batch gathered from every replica, identical on every worker).
+
+    XLA under a strategy of several replicas: Keras would compile the whole
+    multi-replica step as one XLA cluster, which cannot reach the variables
+    of the other replicas' devices.  If the model was compiled with
+    `jit_compile=True`, `fit` instead compiles each replica's loss and
+    gradients with XLA (`replica_jit_compile`) and the outer step (all-reduce
+    and update) as a plain graph.
+    """
+    distributed = isinstance(x, tf.distribute.DistributedDataset)
+    if x is not None and not distributed and not isinstance(x, tf.data.Dataset):
       # Checked here, eagerly: a traced step may already be generalised to an
       # unknown event dimension, and XLA drops run-time assertions.
       data = x if tf.is_tensor(x) else np.asarray(x)
       self._as_input(data[:1])
     if self.needs_initialization:
-      self.initialize(_first_batch(x, batch_size))
+      if initialization_batch is None:
+        initialization_batch = _first_batch(x, batch_size, self.distribute_strategy)
+      self.initialize(initialization_batch)
+    if self.distribute_strategy.num_replicas_in_sync > 1 and self.jit_compile:
+      self.jit_compile = False
+      self.replica_jit_compile = True
+      self.train_function = self.test_function = self.predict_function = None
+    if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
+      # Keras builds the optimizer inside the first trace of the step when no
+      # strategy is set; creating its slot variables there makes tf.function
+      # trace the whole step twice (about half of the first step's time).
+      with self.distribute_strategy.scope():
+        self.optimizer.build(self.trainable_variables)
     y = _placeholder_labels(x, y, sample_weight)
     callbacks = [*(callbacks or []), _StopOnNonFiniteLoss()]
     return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
@@ -478,6 +619,22 @@ def _apply_if_finite(optimizer, gradients, variables, finite):
   replica_context.merge_call(cross_replica, args=(finite,))
 
 
+def _reducible_by_keras(logs):
+  """The step's logs, each given a batch axis of 1 under several workers.
+
+  Keras reduces a step's outputs under a multi-worker
+  `MultiWorkerMirroredStrategy` with `strategy.reduce(MEAN, value, axis=0)`,
+  which fails on the scalar metric results (keras `reduce_per_replica`);
+  with a batch axis it returns the scalar, as for one worker.
+  """
+  strategy = tf.distribute.get_strategy()
+  if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+          and strategy.extended._in_multi_worker_mode()):  # Keras's own test.
+    return logs
+  return {name: tf.reshape(value, [1]) if tf.is_tensor(value) and value.shape.rank == 0
+          else value for name, value in logs.items()}
+
+
 def _as_shape(shape, what, owner):
   """A tuple of positive ints from an int or a sequence."""
   dims = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
@@ -499,13 +656,23 @@ def _sample_count(n, owner):
 
 def _placeholder_labels(x, y, sample_weight):
   """Zero labels when only `sample_weight` is given: Keras drops weights without y."""
-  if sample_weight is None or y is not None or isinstance(x, tf.data.Dataset):
+  if (sample_weight is None or y is not None
+      or isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset))):
     return y
   return np.zeros(len(x), dtype="float32")
 
 
-def _first_batch(x, batch_size):
-  """The first training batch of `fit`'s `x` (array, tensor or tf.data)."""
+def _first_batch(x, batch_size, strategy):
+  """The first training batch of `fit`'s `x` (array, tensor, tf.data or distributed).
+
+  From a distributed dataset: the first element of every replica gathered
+  along the batch axis (`strategy.gather`, a collective that every worker
+  runs), so each worker initialises from the same global batch.
+  """
+  if isinstance(x, tf.distribute.DistributedDataset):
+    element = next(iter(x))
+    element = element[0] if isinstance(element, (tuple, list)) else element
+    return strategy.gather(element, axis=0)
   if isinstance(x, tf.data.Dataset):
     element = next(iter(x.take(1)))
     return element[0] if isinstance(element, (tuple, list)) else element

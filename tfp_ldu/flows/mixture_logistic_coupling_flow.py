@@ -59,9 +59,10 @@ class MixtureLogisticCouplingFlow(FlowModel):
         for j in range(self.num_couplings)]
     self.actnorms = [ActNorm(self.event_size, name=f"actnorm_{j}", dtype=self.dtype_policy)
                      for j in range(self.num_couplings + 1)]
-    self.flow_layers = [self.actnorms[0]]
-    for coupling, actnorm in zip(self.couplings, self.actnorms[1:]):
-      self.flow_layers += [coupling, actnorm]
+    # One assignment: the setter puts the logit preprocessing first, so `+=`
+    # would insert it again at every coupling.
+    self.flow_layers = [self.actnorms[0], *[layer for pair in zip(
+        self.couplings, self.actnorms[1:]) for layer in pair]]
 
   def get_config(self):
     return {**super().get_config(),

@@ -20,7 +20,16 @@ from tfp_ldu.layers.batch_normalization import BatchNormalization
 from tfp_ldu.layers.made_mog import MADEMoG
 from tfp_ldu.layers.planar_layer import PlanarLayer
 
+from tfp_ldu.layers.squeeze_layer import SqueezeLayer
+from tfp_ldu.layers.image_actnorm import ImageActNorm
+from tfp_ldu.layers.invertible_conv1x1 import InvertibleConv1x1
+from tfp_ldu.layers.affine_coupling_layer import AffineCouplingLayer
+from tfp_ldu.layers.split_prior import SplitPrior
+from tfp_ldu.layers.first_channels_layer import FirstChannelsLayer
+from tfp_ldu.layers.image_mixture_logistic_coupling_layer import ImageMixtureLogisticCouplingLayer
+from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
-           "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer"]
+           "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
+           "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer"]

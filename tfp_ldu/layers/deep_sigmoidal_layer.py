@@ -1,8 +1,10 @@
 """Keras layer owning the MADE of one deep sigmoidal flow (NAF-DSF) transform."""
 import keras
+import tensorflow as tf
 
 from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
 __all__ = ["DeepSigmoidalLayer"]
@@ -46,13 +48,13 @@ class DeepSigmoidalLayer(BijectorLayer):
     self.made = MADE(self.event_size, self.hidden_units,
                      params_per_dim=3 * self.num_components, activation=activation,
                      dropout=self.dropout, reverse=self.reverse, name=f"{self.name}_made",
-                     dtype=self.dtype_policy)
+                     dtype=conditioner_policy(self.dtype_policy))
     self.made.build((None, self.event_size))
     self.built = True
 
   def parameters(self, x, training=None):
     """The raw `[..., D, 3K]` (logits, slopes, shifts) from `x` `[..., D]`."""
-    return self.made(x, training=training)
+    return tf.cast(self.made(x, training=training), x.dtype)
 
   def bijector(self, training=None):
     """A fresh `DeepSigmoidal` over the current weights (data -> latent: `inverse`)."""

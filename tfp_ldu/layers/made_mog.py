@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
 tfd = tfp.distributions
@@ -49,13 +50,13 @@ class MADEMoG(keras.layers.Layer):
     self.made = MADE(self.event_size, self.hidden_units,
                      params_per_dim=3 * self.num_components, activation=activation,
                      dropout=self.dropout, name=f"{self.name}_made",
-                     dtype=self.dtype_policy)
+                     dtype=conditioner_policy(self.dtype_policy))
     self.made.build((None, self.event_size))
     self.built = True
 
   def conditionals(self, u):
     """p(u_i | u_{<i}) for every i: `Independent(MixtureSameFamily)` over `[D]`."""
-    params = self.made(u)
+    params = tf.cast(self.made(u), u.dtype)
     logits, locs, log_scales = tf.split(params, 3, axis=-1)
     mixture = tfd.MixtureSameFamily(
         mixture_distribution=tfd.Categorical(logits=logits),

@@ -1,8 +1,10 @@
 """Keras layer owning the MADE of one triangular shift."""
 import keras
+import tensorflow as tf
 
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
 __all__ = ["MADEShift"]
@@ -29,13 +31,13 @@ class MADEShift(BijectorLayer):
     self.tolerance = tolerance
     self.made = MADE(self.event_size, self.hidden_units, activation=activation,
                      dropout=self.dropout, reverse=self.upper, name=f"{self.name}_made",
-                     dtype=self.dtype_policy)
+                     dtype=conditioner_policy(self.dtype_policy))
     self.made.build((None, self.event_size))
     self.built = True
 
   def shift(self, x):
-    """s(x), `[..., D]`."""
-    return self.made(x)[..., 0]
+    """s(x), `[..., D]` (in `x`'s dtype, whatever the MADE computes in)."""
+    return tf.cast(self.made(x)[..., 0], x.dtype)
 
   def bijector(self, training=None):
     """A fresh `TriangularShift` (data -> latent: x + s(x))."""

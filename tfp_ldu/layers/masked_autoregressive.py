@@ -4,6 +4,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
 tfb = tfp.bijectors
@@ -33,7 +34,7 @@ class MaskedAutoregressive(BijectorLayer):
     self.made = MADE(self.event_size, self.hidden_units, params_per_dim=2,
                      activation=activation, dropout=self.dropout,
                      name=f"{self.name}_made",
-                     dtype=self.dtype_policy)
+                     dtype=conditioner_policy(self.dtype_policy))
     self.made.build((None, self.event_size))
     self.built = True
 
@@ -41,7 +42,7 @@ class MaskedAutoregressive(BijectorLayer):
     """latent -> data; a fresh closure per call keeps TFP's cache per instance."""
     del training
     def shift_and_log_scale(x):
-      params = self.made(x)
+      params = tf.cast(self.made(x), x.dtype)
       return params[..., 0], params[..., 1]
     maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     if not self.reverse:

@@ -5,7 +5,10 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.mixture_logistic_coupling import (MixtureLogisticCoupling,
                                                          half_transform_mask)
+from tfp_ldu.bijectors.mixture_logistic_parameters import (
+    mixture_logistic_parameters, num_mixture_logistic_parameters)
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 
 __all__ = ["MixtureLogisticCouplingLayer"]
@@ -17,7 +20,8 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
 
   The network maps the pass-through part x_p (`[..., D_p]`, gathered from the
   event with the transformed part zeroed, as `MaskedCoupling` passes it) to 3K + 2 numbers
-  per transformed dimension (`[..., D_t, 3K + 2]`), read as
+  per transformed dimension (`[..., D_t, 3K + 2]`), read by
+  `tfp_ldu.bijectors.mixture_logistic_parameters.mixture_logistic_parameters`:
 
       logits     = out[..., 0:K]
       locs       = out[..., K:2K]
@@ -63,9 +67,10 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     self.num_halvings = int(num_halvings)
     num_pass = int(np.sum(~mask))
     self.conditioner = GatedResidualMLP(
-        num_pass, int(np.sum(mask)), 3 * self.num_mixtures + 2, self.hidden_units,
+        num_pass, int(np.sum(mask)), num_mixture_logistic_parameters(self.num_mixtures),
+        self.hidden_units,
         activation=activation, dropout=self.dropout, layer_norm=self.layer_norm,
-        name="conditioner", dtype=self.dtype_policy)
+        name="conditioner", dtype=conditioner_policy(self.dtype_policy))
     self.conditioner.build((None, num_pass))
     self._pass_indices = np.flatnonzero(~mask)
     self.built = True
@@ -73,10 +78,9 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
   def mixture_parameters(self, masked):
     """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from the
     event `[..., D]` with its transformed part zeroed."""
-    out = self.conditioner(tf.gather(masked, self._pass_indices, axis=-1))
-    k = self.num_mixtures
-    return (out[..., :k], out[..., k:2 * k], out[..., 2 * k:3 * k],
-            tf.tanh(out[..., 3 * k]), out[..., 3 * k + 1])
+    out = tf.cast(self.conditioner(tf.gather(masked, self._pass_indices, axis=-1)),
+                  masked.dtype)
+    return mixture_logistic_parameters(out, self.num_mixtures)
 
   def bijector(self, training=None):
     """A fresh `MixtureLogisticCoupling` over the current weights."""

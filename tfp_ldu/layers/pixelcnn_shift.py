@@ -1,8 +1,10 @@
 """Keras layer owning the PixelCNN of one triangular shift on images."""
 import keras
+import tensorflow as tf
 
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.pixelcnn import PixelCNN
 
 __all__ = ["PixelCNNShift"]
@@ -32,13 +34,14 @@ class PixelCNNShift(BijectorLayer):
     self.tolerance = tolerance
     self.net = PixelCNN(self.image_shape, filters=self.filters,
                         num_residual_blocks=self.num_residual_blocks, upper=self.upper,
-                        name=f"{self.name}_pixelcnn", dtype=self.dtype_policy)
+                        name=f"{self.name}_pixelcnn",
+                        dtype=conditioner_policy(self.dtype_policy))
     self.event_size = self.net.event_size
     self.built = True
 
   def shift(self, x):
-    """s(x), `[..., H*W*C]`."""
-    return self.net(x)
+    """s(x), `[..., H*W*C]` (in `x`'s dtype, whatever the PixelCNN computes in)."""
+    return tf.cast(self.net(x), x.dtype)
 
   def bijector(self, training=None):
     """A fresh `TriangularShift` (data -> latent: x + s(x))."""
