@@ -37,7 +37,7 @@ BAD_VALUES = {
     "--batch-size": "0", "--lr": "-1", "--weight-decay": "-0.001", "--patience": "0",
     "--seed": "-1", "--eval-batch-size": "0", "--num-samples": "0", "--verbose": "3",
     "--filters": "0", "--num-residual-blocks": "-1", "--augment-dims": "0",
-    "--importance-samples": "0", "--temperature": "0",
+    "--importance-samples": "0", "--temperature": "0", "--levels": "0",
 }
 
 

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from train import fit
-from train.model_registry import MODEL_CLASSES
+from train.model_registry import VECTOR_MODELS
 
 SMALL = ["--steps", "40", "--batch-size", "64", "--num-samples", "100",
          "--eval-batch-size", "500", "--verbose", "0", "--no-jit"]
@@ -19,7 +19,7 @@ FLAGS = {
 }
 
 
-@pytest.mark.parametrize("model", sorted(MODEL_CLASSES))
+@pytest.mark.parametrize("model", sorted(VECTOR_MODELS))
 def test_every_model_trains_samples_and_exports(model, tmp_path):
   metrics = fit.main(["--model", model, *FLAGS[model], *SMALL, "--out", str(tmp_path)])
   for key in ("test_log_likelihood", "initial_test_log_likelihood", "reconstruction_residual"):

@@ -23,6 +23,15 @@ flag overrides its entry.  The 2-D toys default to the small "quick" preset
                   `--temperature`);
   saved_model/    `tfp_ldu.export.save` SavedModel.
 
+Several devices or machines: `--strategy mirrored` (the local devices) or
+`--strategy multi-worker` (`MultiWorkerMirroredStrategy` from `TF_CONFIG`:
+run the same command on every worker; the chief writes `--out`, the others
+a scratch directory; see `train.distribution` and the README).  With XLA
+and several replicas (the default on GPUs, `--jit` on CPU devices), each
+replica's loss and gradients are compiled with XLA and the all-reduce and
+update run outside it (`FlowModel.fit`).  `--precision mixed_bfloat16` runs the networks in
+bfloat16 and everything else in float32 (`tfp_ldu.layers.precision`).
+
 Steps and epochs: an epoch is at most one pass over the training set; with
 `--steps N` alone the run is the fewest such epochs covering N steps (see
 `train.data_pipeline.epoch_schedule`).  The validation loss is computed, and
@@ -46,18 +55,22 @@ if __package__ in (None, ""):  # `python train/fit.py`: make the repository impo
   sys.path[0] = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
 
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfp_ldu import export  # noqa: E402
 from tfp_ldu.bits_per_dim import bits_per_dim  # noqa: E402
+from tfp_ldu.layers.precision import flow_dtype_policy  # noqa: E402
 from train import cli_checks  # noqa: E402
 from train import datasets  # noqa: E402
+from train import distribution  # noqa: E402
 from train import plots  # noqa: E402
 from train.image_grid import save_image_grid  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
@@ -81,7 +94,7 @@ __all__ = ["main", "build_parser", "parse_args", "resolve_hyperparameters"]
 # Fields of config.json that define the trajectory of a run: `--resume`
 # refuses to continue a checkpoint written under different values.
 _RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
-                 "steps_per_epoch", "patience", "augment_dims")
+                 "steps_per_epoch", "patience", "augment_dims", "precision")
 
 
 def build_parser(prog=None):
@@ -116,7 +129,8 @@ def build_parser(prog=None):
   model.add_argument("--dropout", type=cli_checks.dropout_rate,
                      help=f"MADE dropout rate in [0, 1) ({table})")
   model.add_argument("--filters", type=cli_checks.positive_int,
-                     help=f"PixelCNN feature maps, images with --model ldu ({table})")
+                     help=f"PixelCNN feature maps, images with --model ldu ({table}); "
+                          f"conditioner width of --model flowpp and glow on images")
   model.add_argument("--num-residual-blocks", type=cli_checks.positive_int,
                      help=f"PixelCNN residual blocks, images with --model ldu ({table})")
   model.add_argument("--batch-norm", action="store_true", default=None,
@@ -124,12 +138,24 @@ def build_parser(prog=None):
   model.add_argument("--base", choices=("gaussian", "mog"),
                      help="--model maf: base distribution, a standard normal (default) or "
                           "a MADE mixture of Gaussians with --num-mixtures components")
+  model.add_argument("--dequantization", choices=("variational", "uniform"),
+                     help="--model flowpp on images: learned q(u | x) (default, Flow++) or "
+                          "uniform noise (the paper's ablation)")
+  model.add_argument("--levels", type=cli_checks.positive_int,
+                     help="--model glow: multi-scale levels (default: 2 for digits and "
+                          "MNIST, 3 for CIFAR-10)")
+  model.add_argument("--coupling", choices=("affine", "additive"),
+                     help="--model glow: affine couplings with Glow's sigmoid scale "
+                          "(default) or additive (NICE)")
   model.add_argument("--augment-dims", type=cli_checks.positive_int,
                      help="marginalising flow: model (x, e) with this many N(0, I) noise "
                           "dimensions e, trained on the bound E[log p(x, e) - log q(e)]")
-  model.add_argument("--importance-samples", type=cli_checks.positive_int, default=100,
+  model.add_argument("--importance-samples", type=cli_checks.positive_int,
                      help="with --augment-dims: samples K of the importance-weighted "
-                          "test log-likelihood (default: 100)")
+                          "test log-likelihood (default: 100); on images: also report "
+                          "the importance-weighted estimate log mean_k exp(log p(y_k) - "
+                          "log q(y_k | x)) over K draws of the dequantiser (Flow++: 4096; "
+                          "default: only the one-sample bound)")
   optim = parser.add_argument_group("optimisation")
   optim.add_argument("--steps", type=cli_checks.positive_int,
                      help=f"optimisation steps ({table}, unless --epochs is given)")
@@ -152,10 +178,19 @@ def build_parser(prog=None):
   run.add_argument("--out", help="output directory (default: runs/<dataset>-<model>)")
   run.add_argument("--resume", action="store_true",
                    help="continue from the last checkpoint in --out")
-  run.add_argument("--no-jit", dest="jit", action="store_false",
+  run.add_argument("--no-jit", dest="jit", action="store_false", default=None,
                    help="do not compile with XLA")
-  run.add_argument("--strategy", default="default", choices=("default", "mirrored"),
-                   help="mirrored: tf.distribute.MirroredStrategy over the local devices")
+  run.add_argument("--jit", dest="jit", action="store_true", default=None,
+                   help="compile with XLA even with several replicas on CPU devices "
+                        "(default: XLA, except there, where plain graphs are faster)")
+  run.add_argument("--strategy", default="default", choices=distribution.STRATEGIES,
+                   help="mirrored: tf.distribute.MirroredStrategy over the local devices; "
+                        "multi-worker: MultiWorkerMirroredStrategy configured by TF_CONFIG "
+                        "(run the same command on every worker)")
+  run.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16"),
+                   help="mixed_bfloat16: the conditioner networks compute in bfloat16, "
+                        "log-determinants, base density and solves in float32 "
+                        "(default: float32)")
   run.add_argument("--eval-batch-size", type=cli_checks.positive_int, default=1000,
                    help="rows per evaluation batch (default: 1000)")
   run.add_argument("--num-samples", type=cli_checks.positive_int,
@@ -181,7 +216,7 @@ def parse_args(argv=None, parser=None):
 
 def resolve_hyperparameters(args):
   """The table row for `args.dataset` and `args.preset`, overridden by the flags."""
-  row = default_hyperparameters(args.dataset, args.preset)
+  row = default_hyperparameters(args.dataset, args.preset, args.model)
   return row.replace(
       num_blocks=args.num_blocks, num_d_scales=args.num_d_scales,
       num_mixtures=args.num_mixtures, hidden_units=args.hidden_units,
@@ -216,21 +251,30 @@ def _check_resumable(config_path, config):
                      "pass the original flags or a new --out.")
 
 
-def _make_strategy(name):
-  return tf.distribute.MirroredStrategy() if name == "mirrored" else tf.distribute.get_strategy()
-
-
 def _use_xla(requested, strategy):
-  """XLA unless disabled, or impossible: mirrored replicas on several CPU devices.
+  """`--jit` (True), `--no-jit` (False), or by default (None) XLA unless CPU replicas.
 
-  XLA on CPU cannot compile a step that reads variables placed on another
-  CPU device ("tfvariable_on_a_different_device"), which is how
-  `MirroredStrategy` lays out replicas on logical CPUs; with GPUs it works.
+  Under a strategy of several replicas `FlowModel.fit` compiles each
+  replica's loss and gradients with XLA and runs the all-reduce and the
+  update outside it (one XLA cluster cannot span the replicas' devices).
+  That works on CPU devices too, but there the plain graph was measured
+  faster (2 logical CPUs, MirroredStrategy: about half the steps/s with
+  XLA), so the default turns XLA off for several replicas without a GPU.
   """
-  if requested and strategy.num_replicas_in_sync > 1 and not tf.config.list_physical_devices("GPU"):
-    print("Note: XLA is off because MirroredStrategy replicas are on several CPU devices.")
-    return False
-  return requested
+  if requested is not None:
+    return requested
+  return strategy.num_replicas_in_sync == 1 or bool(tf.config.list_physical_devices("GPU"))
+
+
+@contextlib.contextmanager
+def _dtype_policy(precision):
+  """Builds layers under `precision` (`flow_dtype_policy`), then restores the global policy."""
+  previous = keras.config.dtype_policy()
+  keras.config.set_dtype_policy(flow_dtype_policy(precision))
+  try:
+    yield
+  finally:
+    keras.config.set_dtype_policy(previous)
 
 
 def _load_data(args, prog):
@@ -252,12 +296,14 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
   """The JSON-ready description of a run written to `config.json`."""
   return dict(dataset=args.dataset, model=args.model, seed=args.seed,
               augment_dims=args.augment_dims or 0, model_flags=_model_flags(args),
-              importance_samples=args.importance_samples if args.augment_dims else None,
+              importance_samples=(args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES
+                                  if args.augment_dims else args.importance_samples),
               hyperparameters=hyperparameters.to_dict(), epochs=schedule.epochs,
               steps_per_epoch=schedule.steps_per_epoch, total_steps=schedule.total_steps,
               patience=args.patience, preset=args.preset,
-              jit_compile=_use_xla(args.jit, strategy),
+              jit_compile=_use_xla(args.jit, strategy), precision=args.precision,
               strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
+              num_workers=distribution.worker_info(strategy).num_workers,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
@@ -333,21 +379,36 @@ def main(argv=None, *, callbacks=()):
 
 def _train_and_evaluate(args, parser, callbacks, progress, started):
   """`main` after the flags are checked; records in `progress` when training starts."""
+  # Before any other TensorFlow op: MultiWorkerMirroredStrategy configures the
+  # collectives of the process when it is created.
+  strategy = distribution.make_strategy(args.strategy)
+  worker = distribution.worker_info(strategy)
+  out = distribution.output_directory(args.out, worker, resume=args.resume)
+  try:
+    metrics = _run(args, parser, callbacks, progress, started, strategy, out)
+    # The chief hosts the coordination service: no worker leaves before all are done.
+    distribution.check_agreement(strategy, 0, "the end of the run")
+    return metrics
+  finally:
+    distribution.remove_scratch(out, worker)
+
+
+def _run(args, parser, callbacks, progress, started, strategy, out):
+  """Trains, evaluates and exports; this worker writes into `out`."""
   data = _load_data(args, parser.prog)
   hyperparameters = resolve_hyperparameters(args)
   problem = cli_checks.batch_size_problem(
       hyperparameters.batch_size, len(data.train), args.dataset, args.batch_size is not None,
-      default_hyperparameters(args.dataset, args.preset).batch_size)
+      default_hyperparameters(args.dataset, args.preset, args.model).batch_size)
   if problem:
     parser.error(problem)
   schedule = epoch_schedule(
       len(data.train), hyperparameters.batch_size,
       steps=hyperparameters.steps if args.steps is not None or args.epochs is None else None,
       epochs=args.epochs)
-  strategy = _make_strategy(args.strategy)
   config = _run_config(args, data, hyperparameters, schedule, strategy)
-  config_path = os.path.join(args.out, "config.json")
-  checkpoint = TrainingCheckpoint(os.path.join(args.out, "checkpoints"), args.patience)
+  config_path = os.path.join(out, "config.json")
+  checkpoint = TrainingCheckpoint(os.path.join(out, "checkpoints"), args.patience)
   resuming = args.resume and checkpoint.exists
   if args.resume and not resuming:
     print(f"--resume: no checkpoint in {checkpoint.directory}; starting afresh.")
@@ -358,11 +419,13 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
   keras.utils.set_random_seed(args.seed)
   with strategy.scope():
     try:
-      model = build_model(args.model, data, hyperparameters,
-                          explicit=_explicit_architecture(args),
-                          augment_dims=args.augment_dims or 0,
-                          num_importance_samples=args.importance_samples,
-                          model_flags=_model_flags(args))
+      with _dtype_policy(args.precision):
+        model = build_model(args.model, data, hyperparameters,
+                            explicit=_explicit_architecture(args),
+                            augment_dims=args.augment_dims or 0,
+                            num_importance_samples=(args.importance_samples
+                                                    or AUGMENTED_IMPORTANCE_SAMPLES),
+                            model_flags=_model_flags(args), preset=args.preset)
     except ValueError as error:  # A flag the model cannot take.
       parser.error(str(error))
     model.compile(make_optimizer(hyperparameters, schedule),
@@ -370,25 +433,28 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
     log_prob = BatchedLogProb(model, args.eval_batch_size, jit_compile=config["jit_compile"])
     first_batch = next(iter(training_dataset(
         data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
-    _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, args.out)
+    _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, out)
+    distribution.check_agreement(strategy, checkpoint.state["epoch"],
+                                 "the epoch to resume from")
     progress.model, progress.checkpoint = model, checkpoint
     outcome = run_training(
         model, data.train, data.val, schedule, hyperparameters.batch_size, args.seed,
-        checkpoint, os.path.join(args.out, "logs"), args.eval_batch_size,
-        verbose=args.verbose, callbacks=callbacks, lr_decay=hyperparameters.lr_decay)
+        checkpoint, os.path.join(out, "logs"), args.eval_batch_size,
+        verbose=args.verbose, callbacks=callbacks, lr_decay=hyperparameters.lr_decay,
+        strategy=strategy)
     if outcome.nan_message:
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
     if getattr(model, "batch_norm", False):  # The MAF authors' evaluation statistics.
       model.set_batch_norm_statistics(data.train)
-    metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config)
+    metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out)
   metrics["total_seconds"] = time.perf_counter() - started
-  _write_json(os.path.join(args.out, "metrics.json"), metrics)
-  _print_summary(metrics, args.out)
+  _write_json(os.path.join(out, "metrics.json"), metrics)
+  _print_summary(metrics, out)
   return metrics
 
 
-def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
+def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
   """Test/validation log-likelihood, sampling diagnostics, plots and export."""
   state = checkpoint.state
   test = summarize_log_likelihood(log_prob(data.test))
@@ -401,20 +467,25 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
     images.update(
         test_log_likelihood_kind=("importance-weighted bound" if model.dequantizer is None
                                   else "one-sample augmentation bound"),
-        importance_samples=args.importance_samples if model.dequantizer is None else 1,
+        importance_samples=((args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES)
+                            if model.dequantizer is None else 1),
         test_one_sample_bound=bound.mean, test_one_sample_bound_2se=bound.two_standard_errors)
   if isinstance(data, datasets.ImageData):
     images.update(_bits_per_dim(test, data))
-    figures = [os.path.join(args.out, "samples.png")]
+    if not args.augment_dims:
+      images["test_log_likelihood_kind"] = "dequantisation bound (one draw of q)"
+      if args.importance_samples:
+        images.update(_importance_weighted(model, data, args.importance_samples))
+    figures = [os.path.join(out, "samples.png")]
     grid = model.sample(min(args.num_samples, 100), seed=args.seed,
                         temperature=args.temperature)
     save_image_grid(grid.numpy(), figures[0],
                     title=f"{args.dataset} / {args.model}, T = {args.temperature:g}")
   elif data.n_dims == 2:
-    figures = [os.path.join(args.out, "density.png"), os.path.join(args.out, "samples.png")]
+    figures = [os.path.join(out, "density.png"), os.path.join(out, "samples.png")]
     plots.plot_density(log_prob, data.test, figures[0])
     plots.plot_samples(sampling["samples"], data.test, figures[1])
-  saved_model = os.path.join(args.out, "saved_model")
+  saved_model = os.path.join(out, "saved_model")
   export.save(model, saved_model)
   return dict(**images,
       dataset=args.dataset, model=args.model,
@@ -432,6 +503,10 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config):
       history=state["history"], figures=figures, saved_model=saved_model, config=config)
 
 
+# K of the augmented flows' importance-weighted test log-likelihood by default.
+AUGMENTED_IMPORTANCE_SAMPLES = 100
+
+
 def _bits_per_dim(test, data):
   """Test bits/dim (mean, 2 SE) of the dequantisation bound `test` (nats per image).
 
@@ -446,6 +521,20 @@ def _bits_per_dim(test, data):
               image_shape=list(data.image_shape), num_levels=data.num_levels)
 
 
+def _importance_weighted(model, data, num_samples, images_per_call=64):
+  """Test log-likelihood and bits/dim of the importance-weighted estimate with K draws."""
+  test = np.concatenate([
+      model.importance_weighted_log_likelihood(data.test[start:start + images_per_call],
+                                               num_samples).numpy()
+      for start in range(0, len(data.test), images_per_call)])
+  estimate = summarize_log_likelihood(test)
+  return {"importance_samples": num_samples,
+          "test_importance_weighted_log_likelihood": estimate.mean,
+          "test_importance_weighted_log_likelihood_2se": estimate.two_standard_errors,
+          "test_importance_weighted_bits_per_dim": _bits_per_dim(estimate, data)[
+              "test_bits_per_dim"]}
+
+
 def _print_summary(metrics, out):
   if "test_one_sample_bound" in metrics:
     print(f"Augmented by {metrics['config']['augment_dims']} dimensions: test "
@@ -456,7 +545,13 @@ def _print_summary(metrics, out):
   if "test_bits_per_dim" in metrics:
     print(f"{metrics['dataset']} / {metrics['model']}: test "
           f"{metrics['test_bits_per_dim']:.4f} ± {metrics['test_bits_per_dim_2se']:.4f} "
-          f"bits/dim (levels: {metrics['num_levels']}).")
+          f"bits/dim (levels: {metrics['num_levels']}), "
+          f"{metrics.get('test_log_likelihood_kind', 'exact log-likelihood')}.")
+  if "test_importance_weighted_bits_per_dim" in metrics:
+    print(f"{metrics['dataset']} / {metrics['model']}: test "
+          f"{metrics['test_importance_weighted_bits_per_dim']:.4f} bits/dim, "
+          f"importance-weighted estimate with K = {metrics['importance_samples']} draws "
+          f"of the dequantiser.")
   print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood "
         f"{metrics['test_log_likelihood']:.4f} ± {metrics['test_log_likelihood_2se']:.4f} "
         f"nats (initial {metrics['initial_test_log_likelihood']:.4f}), validation "

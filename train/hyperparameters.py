@@ -39,6 +39,15 @@ of 50K, compensated by a larger, cosine-decayed learning rate).  Pass
 the paper does not use): 4 blocks of 2 D-scales and 8-map PixelCNNs with one
 residual block, so `python train/fit.py --dataset digits` finishes in a few
 minutes on 2 CPU cores.  `--preset paper` gives digits the MNIST row.
+
+The image models of other papers (`--model flowpp`, `--model glow` on image
+data) take their architecture from their own presets (see
+`train.model_registry`) and their optimiser columns from their papers
+(`IMAGE_MODEL_TRAINING`): Flow++ (Ho et al. 2019, `run_cifar.py`) batch 64,
+Adam 3e-4 without decay (its 2,000-step linear warm-up is not modelled);
+Glow (Kingma & Dhariwal 2018, README) batch 64, Adam 1e-3.  The number of
+steps stays the dataset row's.  Under "quick" on the digits they train with
+`QUICK_IMAGE_TRAINING` (batch 64, Adam 1e-3, cosine decay, 800 steps).
 """
 import dataclasses
 from typing import Tuple
@@ -47,6 +56,7 @@ from train.datasets import DATASET_NAMES
 from train.datasets import TOY_NAMES
 
 __all__ = ["Hyperparameters", "PAPER_TABLE", "QUICK_TOY", "QUICK_DIGITS", "PRESETS",
+           "IMAGE_MODEL_TRAINING", "QUICK_IMAGE_TRAINING",
            "LR_DECAYS", "EXPONENTIAL_DECAY_RATE", "PLATEAU_FACTOR", "PLATEAU_PATIENCE",
            "paper_row", "default_hyperparameters"]
 
@@ -155,6 +165,15 @@ QUICK_DIGITS = Hyperparameters(
     weight_decay=0.0, filters=8, num_residual_blocks=1)
 
 
+# The optimiser columns of the image models' own papers (see the module docstring).
+IMAGE_MODEL_TRAINING = {
+    "flowpp": dict(batch_size=64, learning_rate=3e-4, lr_decay="none", weight_decay=0.0),
+    "glow": dict(batch_size=64, learning_rate=1e-3, lr_decay="none", weight_decay=0.0),
+}
+QUICK_IMAGE_TRAINING = dict(steps=800, batch_size=64, learning_rate=1e-3, lr_decay="cosine",
+                            weight_decay=0.0)
+
+
 def paper_row(dataset: str) -> Hyperparameters:
   """The paper's row for `dataset` (every 2-D toy shares the "toy2d" row, the
   built-in digits the MNIST row)."""
@@ -167,12 +186,17 @@ def paper_row(dataset: str) -> Hyperparameters:
   raise ValueError(f"Unknown dataset {dataset!r}; expected one of {DATASET_NAMES}.")
 
 
-def default_hyperparameters(dataset: str, preset: str = "quick") -> Hyperparameters:
+def default_hyperparameters(dataset: str, preset: str = "quick",
+                            model: str = "ldu") -> Hyperparameters:
   """Defaults for `dataset`: the paper's row, or under "quick" `QUICK_TOY` for a
-  toy and `QUICK_DIGITS` for the built-in digits."""
+  toy and `QUICK_DIGITS` for the built-in digits; for the image models of
+  other papers (`IMAGE_MODEL_TRAINING`) on image data, their optimiser columns."""
   if preset not in PRESETS:
     raise ValueError(f"Unknown preset {preset!r}; expected one of {PRESETS}.")
   row = paper_row(dataset)
+  if model in IMAGE_MODEL_TRAINING and dataset in ("digits", "mnist", "cifar10"):
+    quick = preset == "quick" and dataset == "digits"
+    return row.replace(**(QUICK_IMAGE_TRAINING if quick else IMAGE_MODEL_TRAINING[model]))
   if preset == "quick" and dataset in TOY_NAMES:
     return QUICK_TOY
   return QUICK_DIGITS if preset == "quick" and dataset == "digits" else row

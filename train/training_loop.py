@@ -25,13 +25,13 @@ import os
 from typing import Optional, Sequence
 
 import keras
+import tensorflow as tf
 
 from tfp_ldu.flows import NonFiniteLossError
 
+from train import distribution
 from train.checkpointing import TrainingCheckpoint
 from train.data_pipeline import EpochSchedule
-from train.data_pipeline import evaluation_dataset
-from train.data_pipeline import training_dataset
 from train.hyperparameters import EXPONENTIAL_DECAY_RATE
 from train.hyperparameters import Hyperparameters
 from train.hyperparameters import PLATEAU_FACTOR
@@ -71,7 +71,7 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
                  seed: int, checkpoint: TrainingCheckpoint, log_dir: str,
                  eval_batch_size: int, verbose: int = 1,
                  callbacks: Sequence[keras.callbacks.Callback] = (),
-                 lr_decay: str = "none") -> TrainingOutcome:
+                 lr_decay: str = "none", strategy=None) -> TrainingOutcome:
   """Trains `model` (compiled) from `checkpoint.state["epoch"]` to the schedule's end.
 
   Args:
@@ -86,10 +86,14 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
     verbose: Keras `fit` verbosity (1 = progress bar).
     callbacks: extra callbacks, run after the checkpoint is written.
     lr_decay: the row's decay; "plateau" adds `ReduceLROnPlateau`.
+    strategy: the `tf.distribute` strategy the model was built under
+      (default: the current one); with several workers each reads its slice
+      of every global batch (`train.distribution.training_input`).
 
   Returns:
     `TrainingOutcome`.
   """
+  strategy = strategy or tf.distribute.get_strategy()
   first_epoch = checkpoint.state["epoch"]
   if checkpoint.state["stopped_early"] or first_epoch >= schedule.epochs:
     return TrainingOutcome(nan_message=None, stopped_early=checkpoint.state["stopped_early"])
@@ -101,11 +105,11 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
         verbose=int(verbose > 0)), *callbacks]
   try:
     model.fit(
-        training_dataset(x_train, batch_size, schedule.steps_per_epoch, seed,
-                         first_epoch, schedule.epochs),
+        distribution.training_input(strategy, x_train, batch_size, schedule.steps_per_epoch,
+                                    seed, first_epoch, schedule.epochs),
         initial_epoch=first_epoch, epochs=schedule.epochs,
         steps_per_epoch=schedule.steps_per_epoch,
-        validation_data=evaluation_dataset(x_val, eval_batch_size),
+        validation_data=distribution.validation_input(strategy, x_val, eval_batch_size),
         callbacks=[guard, checkpoint, keras.callbacks.TensorBoard(log_dir=log_dir),
                    *callbacks],
         shuffle=False, verbose=verbose)

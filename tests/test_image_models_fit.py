@@ -1,0 +1,91 @@
+"""`train/fit.py --model flowpp|glow` on images end to end: the built-in digits,
+and MNIST / CIFAR-10 read from small files in the MAF archive's formats.
+
+The runs use the CLI's size flags (a 4-filter conditioner, one block, a
+few steps) so the file stays within a minute or two on two CPU cores; the
+digits run uses Flow++'s CPU preset with its variational dequantiser.
+"""
+import math
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests import make_image_files as image_files
+from train import fit
+from train.hyperparameters import default_hyperparameters
+
+TINY = ["--filters", "4", "--num-blocks", "1", "--batch-size", "16", "--steps", "2",
+        "--num-samples", "4", "--eval-batch-size", "64", "--verbose", "0", "--no-jit"]
+
+
+def is_png(path):
+  with open(path, "rb") as stream:
+    return stream.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_flowpp_on_digits_reports_the_bound_and_the_importance_weighted_estimate(tmp_path):
+  out = str(tmp_path / "digits")
+  metrics = fit.main(["--dataset", "digits", "--model", "flowpp", "--steps", "3",
+                      "--batch-size", "32", "--num-samples", "4", "--eval-batch-size", "128",
+                      "--importance-samples", "2", "--verbose", "0", "--no-jit",
+                      "--out", out])
+  assert metrics["config"]["model_flags"] == {} or "dequantization" not in metrics[
+      "config"].get("model_flags", {})
+  assert metrics["test_log_likelihood_kind"] == "dequantisation bound (one draw of q)"
+  assert metrics["importance_samples"] == 2
+  # Each estimate is labelled; the 2-sample estimate is the tighter on average.
+  assert math.isfinite(metrics["test_importance_weighted_bits_per_dim"])
+  assert (metrics["test_importance_weighted_bits_per_dim"]
+          <= metrics["test_bits_per_dim"] + 3 * metrics["test_bits_per_dim_2se"])
+  assert metrics["solver_num_unconverged"] == 0
+  assert is_png(os.path.join(out, "samples.png"))
+  exported = tf.saved_model.load(os.path.join(out, "saved_model"))
+  assert exported.sample(tf.constant(2)).shape == (2, 8, 8, 1)
+
+
+def test_mnist_glow_and_cifar10_flowpp_archive_files_run_end_to_end(tmp_path):
+  rng = np.random.default_rng(0)
+  data = tmp_path / "data"
+  image_files.write_maf_mnist(data, {name: image_files.random_images(rng, 40, (28, 28))
+                                     for name in ("train", "val", "test")})
+  image_files.write_cifar_batches(data, "cifar10",
+                                  image_files.random_images(rng, 40, (32, 32, 3)),
+                                  image_files.random_images(rng, 10, (32, 32, 3)))
+  runs = (("mnist", "glow", [28, 28, 1], ["--coupling", "additive"]),
+          ("cifar10", "flowpp", [32, 32, 3], ["--dequantization", "uniform",
+                                              "--num-mixtures", "2"]))
+  for dataset, model, shape, flags in runs:
+    out = str(tmp_path / dataset)
+    metrics = fit.main([*TINY, *flags, "--dataset", dataset, "--model", model,
+                        "--data-dir", str(data), "--out", out])
+    assert metrics["image_shape"] == shape and metrics["num_levels"] == 256
+    assert math.isfinite(metrics["test_bits_per_dim"])
+    assert is_png(os.path.join(out, "samples.png"))
+    exported = tf.saved_model.load(os.path.join(out, "saved_model"))
+    assert exported.sample(tf.constant(1)).shape == (1, *shape)
+
+
+def test_image_model_flags_are_checked(tmp_path, capsys):
+  for flags, message in (
+      (["--model", "glow"], "needs image data"),
+      (["--model", "ldu", "--dequantization", "uniform"], "needs an image model"),
+      (["--dataset", "digits", "--model", "glow", "--dequantization", "uniform"],
+       "does not take --dequantization"),
+      (["--dataset", "digits", "--model", "flowpp", "--levels", "2"],
+       "does not take --levels"),
+      (["--dataset", "digits", "--model", "glow", "--num-d-scales", "2"],
+       "does not take --num-d-scales")):
+    with pytest.raises(SystemExit) as exited:
+      fit.main([*flags, "--out", str(tmp_path)])
+    assert exited.value.code == 2 and message in capsys.readouterr().err, flags
+
+
+def test_image_models_train_with_their_papers_optimiser_columns():
+  flowpp = default_hyperparameters("cifar10", "paper", "flowpp")
+  assert (flowpp.batch_size, flowpp.learning_rate, flowpp.lr_decay) == (64, 3e-4, "none")
+  glow = default_hyperparameters("mnist", "quick", "glow")
+  assert (glow.batch_size, glow.learning_rate) == (64, 1e-3)
+  quick = default_hyperparameters("digits", "quick", "flowpp")
+  assert (quick.steps, quick.batch_size, quick.lr_decay) == (800, 64, "cosine")
