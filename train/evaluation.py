@@ -36,8 +36,9 @@ class BatchedLogProb:
     self.event_size = model.event_size
     function = (model.log_prob if model.dequantizer is None and not bound else
                 lambda x: model(x, training=False))
+    # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
     self._log_prob = tf.function(
-        function, jit_compile=jit_compile,
+        function, jit_compile=jit_compile, autograph=False,
         input_signature=[tf.TensorSpec([self.batch_size, model.event_size],
                                        model.compute_dtype)])
     self._dtype = model.compute_dtype
