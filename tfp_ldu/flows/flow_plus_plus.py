@@ -100,12 +100,12 @@ class FlowPlusPlus(FlowModel):
   #### Example
 
   ```python
-  x = np.random.default_rng(0).integers(0, 17, size=(128, 8, 8, 1))
+  x = np.random.default_rng(0).integers(0, 17, size=(64, 8, 8, 1))
   model = FlowPlusPlus((8, 8, 1), num_levels=17, preset="small", seed=0)
-  model.compile(keras.optimizers.Adam(1e-3), jit_compile=True)
-  model.fit(x.astype("float32"), batch_size=32, epochs=1, verbose=0)
+  model.compile(keras.optimizers.Adam(1e-3))              # jit_compile=True: faster steps,
+  model.fit(x.astype("float32"), batch_size=32, epochs=1, verbose=0)  # minutes to compile
   model(x[:4])                                            # [4] bound, nats
-  model.importance_weighted_log_likelihood(x[:4], 64)     # [4] tighter, float64
+  model.importance_weighted_log_likelihood(x[:4], 8)      # [4] tighter, float64
   model.sample(2, seed=1)                                 # [2, 8, 8, 1] in [0, 1)
   ```
 

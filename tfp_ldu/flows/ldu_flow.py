@@ -4,6 +4,7 @@ import keras
 from tfp_ldu.flows.flow_model import FlowModel
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.ldu_block import LDUBlock
+from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 
 __all__ = ["LDUFlow"]
 
@@ -31,6 +32,12 @@ class LDUFlow(FlowModel):
       used by `sample` ("newton", the default, or "fixed_point"; see `Sinusoidal`).
     conditioner: "made" (vectors) or "pixelcnn" (images: needs a 3-D event_shape).
     filters, num_residual_blocks: PixelCNN sizes (paper: 16, 2).
+    stacked_blocks: if True (MADE conditioner, no dropout), the blocks are one
+      `StackedLDUBlocks` layer: weights stacked along a block axis and the
+      chain run as one `tf.while_loop`, so the first training step traces,
+      differentiates and optimises one block instead of `num_blocks` (same
+      model, same initialisation distribution; `self.blocks` is then
+      `[that layer]`).  Default False: `self.blocks` holds one `LDUBlock` per block.
     **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `dtype`,
       `name`, ...).
   """
@@ -40,7 +47,7 @@ class LDUFlow(FlowModel):
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_mixtures=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
-               **kwargs):
+               stacked_blocks=False, **kwargs):
     super().__init__(event_shape, **kwargs)
     if conditioner not in ("made", "pixelcnn"):
       raise ValueError(f'LDUFlow: conditioner must be "made" or "pixelcnn"; got '
@@ -60,15 +67,30 @@ class LDUFlow(FlowModel):
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
-    self.blocks = [
+    self.stacked_blocks = bool(stacked_blocks)
+    if self.stacked_blocks:
+      if conditioner != "made" or self.dropout:
+        raise ValueError(f'LDUFlow: stacked_blocks=True needs conditioner="made" and '
+                         f"dropout=0; got conditioner={conditioner!r}, "
+                         f"dropout={self.dropout}.")
+      self.blocks = [StackedLDUBlocks(
+          self.event_size, self.num_blocks, self.num_d_scales, self.num_mixtures,
+          self.hidden_units, tolerance=tolerance, max_iterations=max_iterations,
+          solver=solver, name="stacked_ldu_blocks", dtype=self.dtype_policy)]
+    else:
+      self.blocks = self._unrolled_blocks(image_shape)
+    self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
+    self.flow_layers = [*self.blocks, self.actnorm]
+
+  def _unrolled_blocks(self, image_shape):
+    tolerance, max_iterations, solver = self.tolerance, self.max_iterations, self.solver
+    return [
         LDUBlock(self.event_size, self.num_d_scales, self.num_mixtures, self.hidden_units,
                  dropout=self.dropout, tolerance=tolerance, max_iterations=max_iterations,
                  solver=solver, image_shape=image_shape, filters=self.filters,
                  num_residual_blocks=self.num_residual_blocks,
                  name=f"ldu_block_{i}", dtype=self.dtype_policy)
         for i in range(self.num_blocks)]
-    self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.flow_layers = [*self.blocks, self.actnorm]
 
   def get_config(self):
     return {**super().get_config(),
@@ -77,4 +99,5 @@ class LDUFlow(FlowModel):
             "dropout": self.dropout, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,
             "conditioner": self.conditioner, "filters": self.filters,
-            "num_residual_blocks": self.num_residual_blocks}
+            "num_residual_blocks": self.num_residual_blocks,
+            "stacked_blocks": self.stacked_blocks}

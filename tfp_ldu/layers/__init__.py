@@ -28,8 +28,9 @@ from tfp_ldu.layers.split_prior import SplitPrior
 from tfp_ldu.layers.first_channels_layer import FirstChannelsLayer
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import ImageMixtureLogisticCouplingLayer
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
+from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
            "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
-           "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer"]
+           "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks"]

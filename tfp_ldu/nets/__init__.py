@@ -8,7 +8,8 @@ from tfp_ldu.nets.pixelcnn import PixelActNorm, PixelCNN, PixelCNNResidualBlock
 from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
 from tfp_ldu.nets.gated_conv_attention import (GatedAttentionBlock, GatedConvAttentionNet,
                                                GatedConvBlock, GatedConvContextNet, concat_elu)
+from tfp_ldu.nets.made import made_forward
 __all__ = ["MADE", "made_masks", "GatedResidualBlock", "GatedResidualMLP", "LipschitzMLP",
            "lipswish", "MaskedConv2D", "pixelcnn_mask", "PixelActNorm", "PixelCNN",
            "PixelCNNResidualBlock",
-           "CouplingConvNet", "GatedConvBlock", "GatedAttentionBlock", "GatedConvContextNet", "GatedConvAttentionNet", "concat_elu"]
+           "CouplingConvNet", "GatedConvBlock", "GatedAttentionBlock", "GatedConvContextNet", "GatedConvAttentionNet", "concat_elu", "made_forward"]

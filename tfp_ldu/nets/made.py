@@ -4,7 +4,7 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-__all__ = ["MADE", "made_masks"]
+__all__ = ["MADE", "made_masks", "made_forward"]
 
 
 def made_masks(event_size: int, hidden_units, params_per_dim: int = 1):
@@ -28,6 +28,42 @@ def made_masks(event_size: int, hidden_units, params_per_dim: int = 1):
   out_degrees = np.repeat(np.arange(event_size), params_per_dim)
   masks.append((degrees[-1][:, None] < out_degrees[None, :]).astype("float32"))
   return masks
+
+
+def made_forward(x, kernels, biases, masks, activation, event_size, params_per_dim=1,
+                 reverse=False, dropout=None):
+  """The MADE forward pass on given weights (what `MADE.call` runs).
+
+      h_0 = x,  h_l = act((W_l * M_l) h_{l-1} + b_l),  out = (W * M) h_L + b
+
+  With `reverse=True` the input's last axis and the output's D axis are
+  reversed around the network (output row i then sees inputs > i).
+
+  Args:
+    x: `[..., D]` input.
+    kernels: per layer `[fan_in, fan_out]` kernels (variables or tensors).
+    biases: per layer `[fan_out]` biases.
+    masks: per layer `[fan_in, fan_out]` numpy masks (`made_masks`).
+    activation: callable applied between layers.
+    event_size: D.
+    params_per_dim: outputs per dimension.
+    reverse: reverse order (see above).
+    dropout: optional `(index, h) -> h` applied after hidden layer `index`.
+
+  Returns:
+    `[..., D, params_per_dim]`.
+  """
+  h = tf.reverse(x, axis=[-1]) if reverse else x
+  last = len(kernels) - 1
+  for index, (mask, kernel, bias) in enumerate(zip(masks, kernels, biases)):
+    h = ops.matmul(h, kernel * ops.convert_to_tensor(mask, kernel.dtype)) + bias
+    if index < last:
+      h = activation(h)
+      if dropout is not None:
+        h = dropout(index, h)
+  out = tf.reshape(h, tf.concat(
+      [tf.shape(h)[:-1], [event_size, params_per_dim]], axis=0))
+  return tf.reverse(out, axis=[-2]) if reverse else out
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
@@ -104,18 +140,12 @@ class MADE(keras.layers.Layer):
           initializer=self.bias_initializer or keras.initializers.RandomUniform(-limit, limit)))
 
   def call(self, x, training=None):
-    h = tf.reverse(x, axis=[-1]) if self.reverse else x
-    last = len(self._kernels) - 1
-    for index, (mask, kernel, bias) in enumerate(
-        zip(self._masks, self._kernels, self._biases)):
-      h = ops.matmul(h, kernel * ops.convert_to_tensor(mask, kernel.dtype)) + bias
-      if index < last:
-        h = self.activation(h)
-        if self._dropout_layers:
-          h = self._dropout_layers[index](h, training=training)
-    out = tf.reshape(h, tf.concat(
-        [tf.shape(h)[:-1], [self.event_size, self.params_per_dim]], axis=0))
-    return tf.reverse(out, axis=[-2]) if self.reverse else out
+    dropout = None
+    if self._dropout_layers:
+      dropout = lambda index, h: self._dropout_layers[index](h, training=training)
+    return made_forward(x, self._kernels, self._biases, self._masks, self.activation,
+                        self.event_size, self.params_per_dim, reverse=self.reverse,
+                        dropout=dropout)
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape[:-1]) + (self.event_size, self.params_per_dim)
