@@ -1,4 +1,5 @@
 """MADE: autoregressive structure checked through the Jacobian, not the masks."""
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -56,6 +57,7 @@ def test_made_takes_standard_layer_kwargs_and_round_trips_its_config():
 def test_default_initialisation_is_uniform_in_one_over_sqrt_fan_in():
   """Pins the default chosen with bench/parity.py: PyTorch nn.Linear's U(+-1/sqrt(fan_in))
   for kernels *and* biases (glorot kernels with zero biases generalised worse)."""
+  keras.utils.set_random_seed(0)
   made = MADE(6, hidden_units=(200, 300), params_per_dim=2)
   made.build((None, 6))
   fan_ins = [6, 200, 300]
@@ -64,6 +66,8 @@ def test_default_initialisation_is_uniform_in_one_over_sqrt_fan_in():
     for name in (f"kernel_{index}", f"bias_{index}"):
       values = next(w for w in made.weights if w.name == name).numpy()
       assert np.all(np.abs(values) <= limit + 1e-7), name
+      if values.size < 100:  # bias_2 has 12 values: too few for the spread checks.
+        continue
       # Uniform on the whole interval: spread out to near its ends, mean ~ 0.
       assert np.max(np.abs(values)) > 0.9 * limit, name
       assert np.std(values) == pytest.approx(limit / np.sqrt(3.0), rel=0.35), name

@@ -101,7 +101,7 @@ def sampling_diagnostics(model, num_samples, seed):
     and `reconstruction_residual` = max |T(sample) - latent| with T the
     closed-form data -> latent map (`model.bijector.inverse`).
   """
-  @tf.function
+  @tf.function(autograph=False)
   def draw():
     return model.sample_with_diagnostics(num_samples, seed=tf.constant([seed, 0], tf.int32))
 

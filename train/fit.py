@@ -147,6 +147,9 @@ def build_parser(prog=None):
   model.add_argument("--coupling", choices=("affine", "additive"),
                      help="--model glow: affine couplings with Glow's sigmoid scale "
                           "(default) or additive (NICE)")
+  model.add_argument("--no-attention", dest="attention", action="store_false", default=None,
+                     help="--model flowpp on images: gated convolutions only, without "
+                          "the self-attention blocks (cheaper on CPUs)")
   model.add_argument("--augment-dims", type=cli_checks.positive_int,
                      help="marginalising flow: model (x, e) with this many N(0, I) noise "
                           "dimensions e, trained on the bound E[log p(x, e) - log q(e)]")

@@ -24,7 +24,7 @@ MADEs; the other vector models see the image as a flat NHWC vector.
 Two models are image models of their own papers: on image data, "flowpp"
 is `FlowPlusPlus` (checkerboard / channel mixture-logistic couplings with
 gated-convolution + attention conditioners, variational or uniform
-dequantisation: `--dequantization`) and "glow" is `Glow` (multi-scale,
+dequantisation: `--dequantization`, `--no-attention`) and "glow" is `Glow` (multi-scale,
 `--levels`, `--coupling affine|additive`; image data only).  They take
 their architecture from their presets (`FlowPlusPlus.PRESETS`: "small"
 under the quick preset on the digits, "paper" otherwise; `GLOW_PRESETS`),
@@ -57,9 +57,9 @@ IMAGE_MODEL_CLASSES = {"flowpp": "FlowPlusPlus", "glow": "Glow"}
 
 # Model-specific flags (`--batch-norm`, `--dequantization`, ...): the models that take them.
 MODEL_FLAGS = {"batch_norm": ("maf",), "base": ("maf",), "dequantization": ("flowpp",),
-               "levels": ("glow",), "coupling": ("glow",)}
+               "attention": ("flowpp",), "levels": ("glow",), "coupling": ("glow",)}
 # Flags that only the image models take.
-_IMAGE_ONLY_FLAGS = ("dequantization", "levels", "coupling")
+_IMAGE_ONLY_FLAGS = ("dequantization", "attention", "levels", "coupling")
 
 # Glow's architecture per (dataset, preset); MNIST's 28 pixels allow 2 levels.
 GLOW_PRESETS = {
@@ -98,6 +98,12 @@ _TABLE_OPTIONS = {"ldu": ARCHITECTURE_OPTIONS, "maf": ("hidden_units", "dropout"
                   "naf": ("hidden_units", "dropout"), "planar": ()}
 
 
+def _flag_names(options):
+  """The command-line spelling of options, e.g. "--num-blocks, --no-attention"."""
+  return ", ".join("--no-attention" if option == "attention" else
+                   "--" + option.replace("_", "-") for option in options)
+
+
 def model_class(name, images=False):
   """The `tfp_ldu.flows` class for `--model name` (on image data if `images`)."""
   if name not in MODEL_CLASSES:
@@ -116,7 +122,7 @@ def _build_image_model(name, data, hyperparameters, explicit, model_flags, prese
   names = IMAGE_OPTION_NAMES[name]
   rejected = sorted(set(explicit) - set(names))
   if rejected:
-    flags = ", ".join("--" + option.replace("_", "-") for option in rejected)
+    flags = _flag_names(rejected)
     raise ValueError(f"--model {name} ({cls.__name__}) on images does not take {flags}.")
   options = {names[option]: getattr(hyperparameters, option) for option in explicit}
   quick = preset == "quick" and data.name == "digits"
@@ -163,11 +169,11 @@ def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augme
     rejected = [flag for flag in model_flags if name not in MODEL_FLAGS[flag]]
     if rejected:
       raise ValueError(f"--model {name} ({cls.__name__}) does not take "
-                       + ", ".join("--" + flag.replace("_", "-") for flag in rejected) + ".")
+                       + _flag_names(rejected) + ".")
     return _build_image_model(name, data, hyperparameters, explicit, model_flags, preset)
   image_flags = [flag for flag in model_flags if flag in _IMAGE_ONLY_FLAGS]
   if image_flags:
-    raise ValueError(", ".join("--" + flag.replace("_", "-") for flag in image_flags)
+    raise ValueError(_flag_names(image_flags)
                      + f" needs an image model on image data (--model flowpp or glow "
                      f"with --dataset digits, mnist or cifar10); got --model {name}"
                      + (" on images." if images else f" on {data.name}."))
@@ -189,7 +195,7 @@ def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augme
   rejected = sorted(set(explicit) - set(names)) + sorted(
       flag for flag in model_flags if name not in MODEL_FLAGS[flag])
   if rejected:
-    flags = ", ".join("--" + option.replace("_", "-") for option in rejected)
+    flags = _flag_names(rejected)
     raise ValueError(f"--model {name} ({cls.__name__}) does not take {flags}.")
   if name == "maf" and "num_mixtures" in explicit and model_flags.get("base") != "mog":
     raise ValueError("--num-mixtures with --model maf sets the components of the "
