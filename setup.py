@@ -30,6 +30,7 @@ setup(
         # TFP still imports distutils, which Python >= 3.12 only has via setuptools.
         "setuptools",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # pytest-xdist: the README's test command runs the suite on every core.
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
     entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:main"]},
 )

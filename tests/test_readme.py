@@ -13,7 +13,7 @@ def code_lines(text):
 def test_readme_starts_with_install_and_test_commands():
   commands = code_lines((ROOT / "README.md").read_text())
   assert commands[0] == 'pip install -e ".[test]" && python train/fit.py'
-  assert commands[1] == "python -m pytest -q"
+  assert commands[1] == "python -m pytest -q -n auto"
 
 
 def test_ci_runs_exactly_the_readme_test_command():
