@@ -4,17 +4,19 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfp_ldu.flows import Glow
 from tfp_ldu.flows import LDUFlow
 from tfp_ldu.flows import MAF
 from tfp_ldu.flows import MixtureLogisticCouplingFlow
 from tfp_ldu.flows import NAF
 from tfp_ldu.layers.precision import FlowDTypePolicy
 from tfp_ldu.layers.precision import flow_dtype_policy
+from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 from tfp_ldu.nets.made import MADE
 from tfp_ldu.nets.pixelcnn import PixelCNN
 
-NETWORKS = (MADE, PixelCNN, GatedResidualMLP)
+NETWORKS = (MADE, PixelCNN, GatedResidualMLP, CouplingConvNet)
 
 FLOWS = {
     "ldu": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_mixtures=2,
@@ -28,6 +30,8 @@ FLOWS = {
     "naf": lambda **kw: NAF(4, num_blocks=1, num_components=2, hidden_units=(16,), **kw),
     "flowpp": lambda **kw: MixtureLogisticCouplingFlow(4, num_couplings=2, num_mixtures=2,
                                                        hidden_units=(16,), **kw),
+    "glow": lambda **kw: Glow((4, 4, 2), levels=2, steps_per_level=1, hidden_channels=8,
+                              seed=0, **kw),
 }
 
 

@@ -6,6 +6,7 @@ import tensorflow as tf
 from tfp_ldu.bijectors.elementwise_affine import ElementwiseAffine
 from tfp_ldu.bijectors.masked_coupling import MaskedCoupling
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
 
 __all__ = ["AffineCouplingLayer"]
@@ -69,7 +70,8 @@ class AffineCouplingLayer(BijectorLayer):
     channels = self.image_shape[-1]
     self.network = CouplingConvNet(self.hidden_channels,
                                    channels if self.additive else 2 * channels,
-                                   name="network", dtype=self.dtype_policy)
+                                   name="network",
+                                   dtype=conditioner_policy(self.dtype_policy))
     self.network.build((None, *self.image_shape[:2], 2 * channels))
     self._transformed_indices = np.flatnonzero(mask.reshape(-1))
     self.built = True
