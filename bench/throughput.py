@@ -1,7 +1,7 @@
 """LDU-flow throughput of the library next to the authors' PyTorch code, measured in one run.
 
     python bench/throughput.py --torch-python /work/torchenv/bin/python \\
-        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick]
+        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick] [--stacked-blocks]
 
 Set-up of the reference side (once; PyTorch never becomes a dependency of
 the library), exactly as for `bench/parity.py`:
@@ -115,6 +115,9 @@ def parse_args(argv=None):
   parser.add_argument("--sample-reps", type=int, default=3,
                       help="timed sampling calls (default 3)")
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--stacked-blocks", action="store_true",
+                      help="train LDUFlow(stacked_blocks=True): one tf.while_loop over "
+                           "stacked block weights instead of the unrolled chain")
   args = parser.parse_args(argv)
   if not args.torch_python or not os.access(args.torch_python, os.X_OK):
     parser.error(f"--torch-python {args.torch_python!r} is not an executable python; "
@@ -155,12 +158,13 @@ class Reference:
     return json.loads(pathlib.Path(job["result_path"]).read_text())
 
 
-def library_flow(shape, dtype="float32"):
+def library_flow(shape, dtype="float32", stacked_blocks=False):
   from models import LDUFlow
   config = SHAPES[shape]
   return LDUFlow(config["event_size"], num_blocks=config["num_blocks"],
                  num_d_scales=config["num_d_scales"], num_mixtures=config["num_mixtures"],
-                 hidden_units=tuple(config["hidden_units"]), dtype=dtype)
+                 hidden_units=tuple(config["hidden_units"]), dtype=dtype,
+                 stacked_blocks=stacked_blocks)
 
 
 def library_training(shape, args, jit_compile):
@@ -168,7 +172,7 @@ def library_training(shape, args, jit_compile):
   import keras
   import tensorflow as tf
   keras.utils.set_random_seed(args.seed)
-  model = library_flow(shape)
+  model = library_flow(shape, stacked_blocks=args.stacked_blocks)
   d = SHAPES[shape]["event_size"]
   data = np.random.default_rng(args.seed).normal(
       size=((1 + args.warmup_steps + args.train_steps) * TRAIN_BATCH, d)).astype(np.float32)
