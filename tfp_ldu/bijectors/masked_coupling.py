@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
+from tfp_ldu.bijectors.shape_checks import check_transform_mask
 
 __all__ = ["MaskedCoupling"]
 
@@ -77,12 +78,7 @@ class MaskedCoupling(NumericInverseBijector):
         non-empty.
     """
     parameters = dict(locals())
-    mask = np.asarray(transform_mask)
-    if (mask.ndim < 1 or mask.dtype != np.bool_ or mask.all() or not mask.any()):
-      raise ValueError(
-          f"{type(self).__name__}: transform_mask must be a bool mask with at least "
-          f"one transformed (True) and one pass-through (False) element; received "
-          f"{mask.tolist()!r} of dtype {mask.dtype}.")
+    mask = check_transform_mask(type(self).__name__, transform_mask)
     with tf.name_scope(name) as name:
       self._conditioner = conditioner
       self._transformer_fn = transformer_fn

@@ -1,6 +1,8 @@
 """Static coupling masks: True where a coupling transforms an element."""
 import numpy as np
 
+from tfp_ldu.bijectors.shape_checks import check_image_shape
+
 __all__ = ["half_transform_mask", "checkerboard_mask", "channel_mask"]
 
 
@@ -14,15 +16,6 @@ def half_transform_mask(event_size: int, second_half: bool = True) -> np.ndarray
   return second if second_half else ~second
 
 
-def _image_shape(image_shape, owner):
-  """`(H, W, C)` as a tuple of positive ints, or a clear error."""
-  shape = tuple(int(d) for d in image_shape)
-  if len(shape) != 3 or min(shape) < 1:
-    raise ValueError(f"{owner}: image_shape must be (H, W, C) with positive sizes; got "
-                     f"{tuple(image_shape)!r}.")
-  return shape
-
-
 def checkerboard_mask(image_shape, parity: int = 1) -> np.ndarray:
   """`[H, W, C]` bool mask transforming the pixels with (h + w) % 2 == parity.
 
@@ -31,7 +24,7 @@ def checkerboard_mask(image_shape, parity: int = 1) -> np.ndarray:
   "CheckerboardSplit" splits even and odd columns instead).  Parities 0 and
   1 are complements, so alternating them transforms every element.
   """
-  height, width, channels = _image_shape(image_shape, "checkerboard_mask")
+  height, width, channels = check_image_shape("checkerboard_mask", image_shape)
   if parity not in (0, 1):
     raise ValueError(f"checkerboard_mask: parity must be 0 or 1; got {parity!r}.")
   board = (np.arange(height)[:, None] + np.arange(width)[None, :]) % 2 == parity
@@ -44,7 +37,7 @@ def channel_mask(image_shape, first_half: bool = False) -> np.ndarray:
   The second half is channels `C // 2 .. C - 1` (Glow's z2, which its
   couplings transform), the first half the rest; needs C >= 2.
   """
-  height, width, channels = _image_shape(image_shape, "channel_mask")
+  height, width, channels = check_image_shape("channel_mask", image_shape)
   if channels < 2:
     raise ValueError(f"channel_mask: a channel split needs C >= 2 channels; got "
                      f"image_shape {(height, width, channels)}.")

@@ -1,4 +1,5 @@
 """Static shape checks shared by the bijectors: errors name expected and received shapes."""
+import numpy as np
 import tensorflow as tf
 
 
@@ -69,3 +70,28 @@ def check_event_size(owner: str, x, event_size):
   if event_size is None:
     return
   check_event_shape(owner, x, [event_size], 1)
+
+
+def check_image_shape(owner: str, image_shape) -> tuple:
+  """`image_shape` as `(H, W, C)` positive ints, or a `ValueError` naming `owner`."""
+  shape = tuple(int(d) for d in image_shape)
+  if len(shape) != 3 or min(shape) < 1:
+    raise ValueError(f"{owner}: image_shape must be (H, W, C) with positive sizes; got "
+                     f"{tuple(image_shape)!r}.")
+  return shape
+
+
+def check_transform_mask(owner: str, transform_mask, shape=None):
+  """A coupling's mask as a numpy bool array, or a `ValueError` naming `owner`.
+
+  The mask must be bools (of `shape`, if given) with at least one transformed
+  (True) and one pass-through (False) element.
+  """
+  mask = np.asarray(transform_mask)
+  wanted = "a bool mask" if shape is None else "x".join(str(d) for d in shape) + " bools"
+  if (mask.ndim < 1 or mask.dtype != np.bool_ or mask.all() or not mask.any()
+      or (shape is not None and mask.shape != tuple(shape))):
+    raise ValueError(f"{owner}: transform_mask must be {wanted} with at least one "
+                     f"transformed (True) and one pass-through (False) element; received "
+                     f"{mask.dtype} of shape {mask.shape}: {mask.tolist()!r}.")
+  return mask

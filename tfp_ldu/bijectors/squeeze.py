@@ -13,10 +13,7 @@ def squeezed_shape(image_shape, owner="Squeeze"):
   Raises:
     ValueError: unless `image_shape` is three positive ints with H and W even.
   """
-  shape = tuple(int(d) for d in image_shape)
-  if len(shape) != 3 or min(shape) < 1:
-    raise ValueError(f"{owner}: image_shape must be (H, W, C) with positive sizes; got "
-                     f"{tuple(image_shape)!r}.")
+  shape = shape_checks.check_image_shape(owner, image_shape)
   height, width, channels = shape
   if height % 2 or width % 2:
     raise ValueError(f"{owner}: a 2x2 squeeze needs an even height and width; got "

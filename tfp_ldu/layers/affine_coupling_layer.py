@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.elementwise_affine import ElementwiseAffine
 from tfp_ldu.bijectors.masked_coupling import MaskedCoupling
+from tfp_ldu.bijectors.shape_checks import check_image_shape, check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
@@ -56,15 +57,9 @@ class AffineCouplingLayer(BijectorLayer):
   def __init__(self, image_shape, transform_mask, hidden_channels=512, additive=False,
                **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
-    mask = np.asarray(transform_mask)
-    if (len(self.image_shape) != 3 or mask.shape != self.image_shape
-        or mask.dtype != np.bool_ or mask.all() or not mask.any()):
-      raise ValueError(f"AffineCouplingLayer: transform_mask must be bools of the image "
-                       f"shape (H, W, C) = {self.image_shape} with both transformed and "
-                       f"pass-through elements; got shape {mask.shape}, dtype "
-                       f"{mask.dtype}.")
-    self.transform_mask = mask
+    self.image_shape = check_image_shape("AffineCouplingLayer", image_shape)
+    self.transform_mask = mask = check_transform_mask("AffineCouplingLayer", transform_mask,
+                                                      self.image_shape)
     self.hidden_channels = int(hidden_channels)
     self.additive = bool(additive)
     channels = self.image_shape[-1]

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_ldu.bijectors.elementwise_affine import ElementwiseAffine
+from tfp_ldu.bijectors.shape_checks import check_image_shape
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.nets.initialized_flag import InitializedFlag
 
@@ -46,10 +47,7 @@ class ImageActNorm(InitializedFlag, BijectorLayer):
 
   def __init__(self, image_shape, per="channel", **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
-    if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-      raise ValueError(f"ImageActNorm: image_shape must be (H, W, C) with positive "
-                       f"sizes; got {tuple(image_shape)!r}.")
+    self.image_shape = check_image_shape("ImageActNorm", image_shape)
     if per not in ("channel", "position"):
       raise ValueError(f'ImageActNorm: per must be "channel" or "position"; got {per!r}.')
     self.per = per

@@ -8,6 +8,7 @@ import tensorflow as tf
 from tfp_ldu.bijectors.mixture_logistic_coupling import MixtureLogisticCoupling
 from tfp_ldu.bijectors.mixture_logistic_parameters import (
     mixture_logistic_parameters, num_mixture_logistic_parameters)
+from tfp_ldu.bijectors.shape_checks import check_image_shape, check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_conv_attention import GatedConvAttentionNet
@@ -65,16 +66,9 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
                num_heads=4, dropout=0.0, attention=True, context_channels=None,
                min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
-    if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-      raise ValueError(f"ImageMixtureLogisticCouplingLayer: image_shape must be (H, W, C); "
-                       f"got {image_shape!r}.")
-    mask = np.asarray(transform_mask)
-    if mask.shape != self.image_shape or mask.dtype != np.bool_ or mask.all() or not mask.any():
-      raise ValueError(f"ImageMixtureLogisticCouplingLayer: transform_mask must be bools of "
-                       f"shape {self.image_shape} with at least one True and one False; "
-                       f"received {mask.dtype} of shape {mask.shape}.")
-    self.transform_mask = mask
+    owner = "ImageMixtureLogisticCouplingLayer"
+    self.image_shape = check_image_shape(owner, image_shape)
+    self.transform_mask = mask = check_transform_mask(owner, transform_mask, self.image_shape)
     self.num_mixtures = int(num_mixtures)
     self.filters = int(filters)
     self.num_blocks = int(num_blocks)

@@ -7,6 +7,7 @@ from tfp_ldu.bijectors.mixture_logistic_coupling import (MixtureLogisticCoupling
                                                          half_transform_mask)
 from tfp_ldu.bijectors.mixture_logistic_parameters import (
     mixture_logistic_parameters, num_mixture_logistic_parameters)
+from tfp_ldu.bijectors.shape_checks import check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
@@ -51,12 +52,10 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     if self.event_size < 2:
       raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_size >= 2; "
                        f"got {event_size}.")
-    mask = (half_transform_mask(self.event_size) if transform_mask is None
-            else np.asarray(transform_mask))
-    if mask.shape != (self.event_size,) or mask.dtype != np.bool_:
-      raise ValueError(f"MixtureLogisticCouplingLayer: transform_mask must be "
-                       f"{self.event_size} bools; received {mask.tolist()!r}.")
-    self.transform_mask = mask
+    self.transform_mask = mask = check_transform_mask(
+        "MixtureLogisticCouplingLayer",
+        half_transform_mask(self.event_size) if transform_mask is None else transform_mask,
+        (self.event_size,))
     self.num_mixtures = int(num_mixtures)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.activation = activation

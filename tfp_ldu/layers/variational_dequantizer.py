@@ -5,6 +5,7 @@ import keras
 import tensorflow as tf
 
 from tfp_ldu.bijectors.masks import checkerboard_mask
+from tfp_ldu.bijectors.shape_checks import check_image_shape
 from tfp_ldu.layers.bijector_layer import _needs_initialization
 from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
@@ -74,10 +75,7 @@ class VariationalDequantizer(keras.layers.Layer):
                num_mixtures=32, num_heads=4, attention=True, dropout=0.0, context_filters=32,
                num_context_blocks=3, seed=None, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
-    if len(self.image_shape) != 3 or min(self.image_shape) < 1:
-      raise ValueError(f"VariationalDequantizer: image_shape must be (H, W, C); got "
-                       f"{image_shape!r}.")
+    self.image_shape = check_image_shape("VariationalDequantizer", image_shape)
     if self.image_shape[0] * self.image_shape[1] < 2:
       raise ValueError("VariationalDequantizer: a checkerboard coupling needs at least "
                        f"two pixels; got image_shape {self.image_shape}.")
