@@ -5,7 +5,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors import Sinusoidal
 from tfp_ldu.solvers import (ConvergenceError, bisection, fixed_point_iteration,
-                             invert_by_fixed_point)
+                             invert_by_fixed_point, invert_by_newton)
 
 
 def slow_sinusoidal(max_iterations, residual_scale=0.999):
@@ -61,6 +61,20 @@ def test_newton_solver_needs_few_iterations_where_the_fixed_point_needs_many():
   np.testing.assert_allclose(newton.value, picard.value, atol=1e-9)
   np.testing.assert_allclose(newton_bijector.inverse(tf.identity(newton.value)), z, atol=1e-12)
   assert int(newton.num_iterations) < int(picard.num_iterations) / 10
+
+
+def test_newton_two_cycle_between_the_bracket_ends_falls_back_to_bisection():
+  # F(x) = sign(x) sqrt|x| is increasing with root 0; Newton from x = 1 goes to
+  # 1 - F(1) / F'(1) = -1 and back to 1, exactly, in floating point.  Both
+  # points are the bracket's ends, so the step must bisect, not cycle.
+  fn = lambda x: tf.sign(x) * tf.sqrt(tf.abs(x))
+  derivative = lambda x: 0.5 / tf.sqrt(tf.abs(x))
+  for dtype in (tf.float32, tf.float64):
+    solved = invert_by_newton(fn, tf.zeros([3], dtype), -1.0, 1.0,
+                              initial=tf.ones([3], dtype), max_iterations=50,
+                              what="sqrt", diagonal_jacobian_fn=derivative)
+    np.testing.assert_array_equal(solved.value, np.zeros(3))
+    assert int(solved.num_iterations) < 5
 
 
 def test_unknown_solver_is_rejected():

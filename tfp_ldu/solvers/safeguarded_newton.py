@@ -12,10 +12,13 @@ def safeguarded_newton(fn, derivative_fn, target, lower, upper, initial, *,
 
   Each iteration evaluates r = fn(x) - target and fn'(x), shrinks the bracket
   to the side of x that holds the root (lower = x where r <= 0, else upper = x),
-  and takes the Newton step x - r / fn'(x) if it stays strictly inside the
-  bracket, otherwise the bracket's midpoint.  So it converges quadratically
-  near the root and can never do worse than bisection far from it.  A problem
-  has converged when its step is at most `tolerance * (1 + |x|)`.
+  and takes the Newton step x - r / fn'(x) if it lands strictly inside the
+  bracket (or stays at x, an exact root), otherwise the bracket's midpoint.
+  So it converges quadratically near the root and can never do worse than
+  bisection far from it.  A Newton point on a bracket end is refused: it is
+  a point already visited, and accepting it lets Newton's 2-cycles (x1 -> x2
+  -> x1, which increasing maps with inflections have) run until the cap.  A
+  problem has converged when its step is at most `tolerance * (1 + |x|)`.
 
   Args:
     fn: element-wise increasing map, `[B...] -> [B...]`.
@@ -38,8 +41,9 @@ def safeguarded_newton(fn, derivative_fn, target, lower, upper, initial, *,
     lo = tf.where(residual <= 0., x, lo)
     hi = tf.where(residual > 0., x, hi)
     newton = x - residual / derivative_fn(x)
-    # Non-strict: at an exact root the Newton point is x itself, a bracket end.
-    inside = tf.logical_and(newton >= lo, newton <= hi)
+    # Strict, so a 2-cycle between the bracket ends bisects; at an exact root
+    # the Newton point is x itself (a bracket end), which is kept.
+    inside = tf.logical_or(tf.logical_and(newton > lo, newton < hi), newton == x)
     return tf.where(inside, newton, 0.5 * (lo + hi)), lo, hi
 
   def done_fn(old, new):
