@@ -28,18 +28,16 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from models import LDUFlow  # noqa: E402
-from tfp_ldu.testing import randomise_d_scale  # noqa: E402
+from tfp_ldu.testing import randomise_d_scales  # noqa: E402
 from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 
 
 def random_flow(event_size, dtype, seed, solver):
   keras.utils.set_random_seed(seed)
   model = LDUFlow(event_size, num_blocks=12, num_d_scales=4, num_mixtures=4,
-                  hidden_units=(256, 256), solver=solver, dtype=dtype)
-  rng = np.random.default_rng(seed)
-  for block in model.blocks:
-    for d_scale in block.d_scales:
-      randomise_d_scale(d_scale, rng)
+                  hidden_units=(256, 256), solver=solver, dtype=dtype,
+                  stacked_blocks=False)  # `measure` walks each block's parts.
+  randomise_d_scales(model, np.random.default_rng(seed))
   return model
 
 

@@ -1,7 +1,7 @@
 """LDU-flow throughput of the library next to the authors' PyTorch code, measured in one run.
 
     python bench/throughput.py --torch-python /work/torchenv/bin/python \\
-        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick] [--stacked-blocks]
+        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick] [--unrolled-blocks]
 
 Set-up of the reference side (once; PyTorch never becomes a dependency of
 the library), exactly as for `bench/parity.py`:
@@ -115,9 +115,9 @@ def parse_args(argv=None):
   parser.add_argument("--sample-reps", type=int, default=3,
                       help="timed sampling calls (default 3)")
   parser.add_argument("--seed", type=int, default=0)
-  parser.add_argument("--stacked-blocks", action="store_true",
-                      help="train LDUFlow(stacked_blocks=True): one tf.while_loop over "
-                           "stacked block weights instead of the unrolled chain")
+  parser.add_argument("--unrolled-blocks", action="store_true",
+                      help="time LDUFlow(stacked_blocks=False), one layer per block, "
+                           "instead of the default stacked blocks run as one tf.while_loop")
   args = parser.parse_args(argv)
   if not args.torch_python or not os.access(args.torch_python, os.X_OK):
     parser.error(f"--torch-python {args.torch_python!r} is not an executable python; "
@@ -158,7 +158,7 @@ class Reference:
     return json.loads(pathlib.Path(job["result_path"]).read_text())
 
 
-def library_flow(shape, dtype="float32", stacked_blocks=False):
+def library_flow(shape, dtype="float32", stacked_blocks=True):
   from models import LDUFlow
   config = SHAPES[shape]
   return LDUFlow(config["event_size"], num_blocks=config["num_blocks"],
@@ -172,7 +172,7 @@ def library_training(shape, args, jit_compile):
   import keras
   import tensorflow as tf
   keras.utils.set_random_seed(args.seed)
-  model = library_flow(shape, stacked_blocks=args.stacked_blocks)
+  model = library_flow(shape, stacked_blocks=not args.unrolled_blocks)
   d = SHAPES[shape]["event_size"]
   data = np.random.default_rng(args.seed).normal(
       size=((1 + args.warmup_steps + args.train_steps) * TRAIN_BATCH, d)).astype(np.float32)
@@ -294,12 +294,10 @@ def main(argv=None):
                                    - weights["check_log_prob"])))
       weights_note = f"same weights (max |log p diff| {parity:.1e})"
     else:
-      from tfp_ldu.testing import randomise_d_scale
-      model = library_flow("GAS")
+      from tfp_ldu.testing import randomise_d_scales
+      model = library_flow("GAS", stacked_blocks=not args.unrolled_blocks)
       model.initialize(init_batch)
-      for block in model.blocks:
-        for d_scale in block.d_scales:
-          randomise_d_scale(d_scale, rng)
+      randomise_d_scales(model, rng)
       model64 = library_flow("GAS", "float64")
       model64.initialize(init_batch.astype(np.float64))
       model64.set_weights([w.astype(np.float64) for w in model.get_weights()])

@@ -60,10 +60,10 @@ def test_k_sample_estimate_is_exact_for_an_independent_noise_dimension():
   # (identity LDU blocks at initialisation, actnorm of e set to the identity).
   inner.actnorm.loc.assign(np.r_[inner.actnorm.loc.numpy()[:2], 0.0])
   inner.actnorm.log_scale.assign(np.r_[inner.actnorm.log_scale.numpy()[:2], 0.0])
-  for block in inner.blocks:
-    for shift in (block.lower_shift, block.upper_shift):
-      for weight in shift.trainable_weights:
-        weight.assign(tf.zeros_like(weight))
+  blocks = inner.blocks[0]  # StackedLDUBlocks: every block's MADE weights, stacked.
+  for weight in (*blocks.lower_kernels, *blocks.lower_biases, *blocks.upper_kernels,
+                 *blocks.upper_biases):
+    weight.assign(tf.zeros_like(weight))
   marginal = inner.log_prob(np.c_[x, np.zeros((16, 1), "float32")]).numpy() + 0.5 * math.log(
       2 * math.pi)
   np.testing.assert_allclose(model.importance_weighted_log_prob(x, 1), marginal, atol=1e-4)

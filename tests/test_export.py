@@ -46,9 +46,8 @@ def _small_flow(dtype=None):
                   dtype=dtype)
   rng = np.random.RandomState(2)
   model.initialize(rng.randn(64, EVENT_DIM))
-  for block in model.blocks:
-    for d_scale in block.d_scales:
-      d_scale.raw_residual.assign(rng.uniform(-2., 2., EVENT_DIM))
+  for block in model.blocks:  # One StackedLDUBlocks layer: D-scale weights [B, n, D].
+    block.raw_residual.assign(rng.uniform(-2., 2., block.raw_residual.shape))
   return model
 
 

@@ -17,7 +17,7 @@ import tensorflow_probability as tfp
 from tfp_ldu.flows import (MAF, FlowModel, LDUFlow, MixtureLogisticCouplingFlow,
                            NonFiniteLossError, ResidualFlow)
 from tfp_ldu.layers import ActNorm, BijectorLayer, UniformDequantizer
-from tfp_ldu.testing import randomise_d_scale
+from tfp_ldu.testing import randomise_d_scales
 
 tfd = tfp.distributions
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -95,8 +95,7 @@ def test_initialize_walks_nested_layers():
 def test_sample_with_diagnostics_reports_the_solves_inside_the_chain():
   model = tiny(LDUFlow, 3)
   rng = np.random.default_rng(0)
-  for d_scale in model.blocks[0].d_scales:
-    randomise_d_scale(d_scale, rng)
+  randomise_d_scales(model, rng)
   result = model.sample_with_diagnostics(16, seed=2)
   assert int(result["max_iterations"]) > 1
   assert int(result["num_unconverged"]) == 0

@@ -5,16 +5,14 @@ import pytest
 import tensorflow as tf
 
 from models import MAF, LDUFlow
-from tfp_ldu.testing import randomise_d_scale
+from tfp_ldu.testing import randomise_d_scales
 
 
 def random_ldu_flow(event_size, dtype="float64", seed=0, **kwargs):
   options = dict(num_blocks=2, num_d_scales=2, num_mixtures=3, hidden_units=(8, 8))
   model = LDUFlow(event_size, dtype=dtype, **{**options, **kwargs})
   rng = np.random.default_rng(seed)
-  for block in model.blocks:
-    for d_scale in block.d_scales:
-      randomise_d_scale(d_scale, rng)
+  randomise_d_scales(model, rng)
   model.actnorm.loc.assign(rng.normal(size=event_size))
   model.actnorm.log_scale.assign(0.3 * rng.normal(size=event_size))
   return model

@@ -10,7 +10,9 @@ from tfp_ldu.flows import MAF
 from tfp_ldu.flows import MixtureLogisticCouplingFlow
 from tfp_ldu.flows import NAF
 from tfp_ldu.layers.precision import FlowDTypePolicy
+from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.precision import flow_dtype_policy
+from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 from tfp_ldu.nets.made import MADE
@@ -21,6 +23,8 @@ NETWORKS = (MADE, PixelCNN, GatedResidualMLP, CouplingConvNet)
 FLOWS = {
     "ldu": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_mixtures=2,
                                 hidden_units=(16,), **kw),
+    "ldu_unrolled": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_mixtures=2,
+                                         hidden_units=(16,), stacked_blocks=False, **kw),
     "ldu_pixelcnn": lambda **kw: LDUFlow((4, 4, 1), num_blocks=1, num_d_scales=1,
                                          num_mixtures=2, conditioner="pixelcnn", filters=4,
                                          num_residual_blocks=1, **kw),
@@ -56,7 +60,12 @@ def test_only_the_conditioner_networks_compute_in_bfloat16(name):
   assert flow.compute_dtype == flow.variable_dtype == "float32"
   networks = []
   for layer in flow._flatten_layers(include_self=False):
-    if isinstance(layer, NETWORKS):
+    if isinstance(layer, StackedLDUBlocks):
+      # Its MADE passes run under the conditioner policy, the rest in float32.
+      networks.append(layer)
+      assert conditioner_policy(layer.dtype_policy).compute_dtype == "bfloat16"
+      assert layer.compute_dtype == "float32"
+    elif isinstance(layer, NETWORKS):
       networks.append(layer)
       assert layer.compute_dtype == "bfloat16" and layer.variable_dtype == "float32"
     elif not any(layer in net._flatten_layers() for net in networks):
@@ -101,7 +110,8 @@ def test_the_global_policy_and_the_dtype_argument_agree():
   finally:
     keras.config.set_dtype_policy(previous)
   assert isinstance(flow.dtype_policy, FlowDTypePolicy)
-  assert flow.blocks[0].lower_shift.made.compute_dtype == "bfloat16"
+  assert flow.blocks[0].compute_dtype == "float32"  # Stacked blocks: D-scales, solves.
+  assert conditioner_policy(flow.blocks[0].dtype_policy).compute_dtype == "bfloat16"
   assert flow.actnorm.compute_dtype == "float32"
 
 
@@ -109,8 +119,11 @@ def test_the_policy_survives_get_config():
   flow = FLOWS["ldu"](dtype="mixed_bfloat16")
   again = LDUFlow.from_config(flow.get_config())
   assert isinstance(again.dtype_policy, FlowDTypePolicy)
-  assert again.blocks[0].upper_shift.made.dtype_policy.name == "mixed_bfloat16"
-  assert again.blocks[0].d_scales[0].compute_dtype == "float32"
+  assert conditioner_policy(again.blocks[0].dtype_policy).name == "mixed_bfloat16"
+  assert again.blocks[0].raw_in_scale.dtype == "float32"
+  unrolled = LDUFlow.from_config({**flow.get_config(), "stacked_blocks": False})
+  assert unrolled.blocks[0].upper_shift.made.dtype_policy.name == "mixed_bfloat16"
+  assert unrolled.blocks[0].d_scales[0].compute_dtype == "float32"
 
 
 def test_float16_and_a_mixed_dequantizer_are_refused():

@@ -121,12 +121,14 @@ def _tiny_flow():
 
 
 def test_torch_style_made_init_stays_within_one_over_sqrt_fan_in():
-  from bench.parity_reference.candidate_defaults import made_networks
+  from bench.parity_reference.candidate_defaults import made_variables
   model = _tiny_flow()
-  for _, _, made in made_networks(model):
-    for variable in made.weights:
-      values = variable.numpy()
-      fan_in = {"kernel_0": 4, "bias_0": 4}.get(variable.name, 8)
+  pairs = made_variables(model)
+  assert len(pairs) == 2 * 3  # Two MADEs of 3 layers (stacked over the one block).
+  for kernel, bias in pairs:
+    fan_in = kernel.shape[-2]
+    assert fan_in in (4, 8)
+    for values in (kernel.numpy(), bias.numpy()):
       assert np.abs(values).max() <= 1 / np.sqrt(fan_in)
       assert np.abs(values).max() > 0.5 / np.sqrt(fan_in)  # biases are drawn, not 0
 

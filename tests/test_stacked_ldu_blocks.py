@@ -23,7 +23,7 @@ SIZES = dict(num_blocks=3, num_d_scales=2, num_mixtures=2, hidden_units=(8, 8))
 def unrolled_and_stacked(dtype, seed=0):
   """A default LDUFlow with non-identity D-scales and ActNorm, and its stacked copy."""
   rng = np.random.default_rng(seed)
-  unrolled = LDUFlow(3, dtype=dtype, **SIZES)
+  unrolled = LDUFlow(3, dtype=dtype, stacked_blocks=False, **SIZES)
   for block in unrolled.blocks:
     for d_scale in block.d_scales:
       randomise_d_scale(d_scale, rng)
@@ -96,7 +96,8 @@ def test_trainable_variables_do_not_grow_with_num_blocks():
                            stacked_blocks=True).trainable_variables) for b in (1, 4)}
   # 3 MADE layers x (kernel, bias) x 2 shifts + 5 D-scale weights + ActNorm's 2.
   assert counts == {1: 19, 4: 19}
-  unrolled = LDUFlow(3, num_blocks=4, num_d_scales=2, hidden_units=(8, 8))
+  unrolled = LDUFlow(3, num_blocks=4, num_d_scales=2, hidden_units=(8, 8),
+                     stacked_blocks=False)
   assert len(unrolled.trainable_variables) == 4 * (12 + 2 * 5) + 2
 
 
@@ -106,10 +107,50 @@ def test_config_and_errors():
   assert config["stacked_blocks"] is True
   again = LDUFlow.from_config(config)
   assert isinstance(again.blocks[0], StackedLDUBlocks)
-  assert LDUFlow(3, **SIZES).get_config()["stacked_blocks"] is False
+  assert LDUFlow(3, **SIZES).get_config()["stacked_blocks"] is True  # The default.
+  assert LDUFlow(3, stacked_blocks=False, **SIZES).get_config()["stacked_blocks"] is False
+  assert LDUFlow((2, 2, 1), conditioner="pixelcnn", num_blocks=1).stacked_blocks is False
   layer = StackedLDUBlocks.from_config(flow.blocks[0].get_config())
   assert layer.raw_in_scale.shape == (3, 2, 3, 2)
   with pytest.raises(ValueError, match="stacked_blocks"):
     LDUFlow((2, 2, 1), conditioner="pixelcnn", stacked_blocks=True, num_blocks=1)
-  with pytest.raises(ValueError, match="stacked_blocks"):
-    LDUFlow(3, dropout=0.1, stacked_blocks=True)
+  with pytest.raises(ValueError, match="dropout must be in"):
+    LDUFlow(3, dropout=1.0)
+
+
+def test_dropout_is_fresh_per_call_in_training_and_off_in_inference():
+  keras.utils.set_random_seed(5)
+  flow = LDUFlow(3, dropout=0.5, **SIZES)
+  plain = LDUFlow(3, **SIZES)
+  x = np.random.default_rng(5).normal(size=(64, 3)).astype("float32")
+  flow.initialize(x)
+  plain.initialize(x)
+  plain.set_weights([w for w in flow.get_weights() if w.dtype.kind == "f"])
+  layer = flow.blocks[0]
+  z_train = [layer.bijector(training=True).inverse(tf.constant(x)).numpy() for _ in range(2)]
+  assert not np.allclose(z_train[0], z_train[1])  # New masks each call.
+  z_inference = layer.bijector(training=False).inverse(tf.constant(x)).numpy()
+  np.testing.assert_allclose(z_inference, plain.blocks[0].bijector().inverse(
+      tf.constant(x)).numpy(), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(flow.log_prob(x), plain.log_prob(x), rtol=1e-5, atol=1e-5)
+  # Under XLA, training with dropout still lowers the loss.
+  flow.compile(keras.optimizers.Adam(1e-2), jit_compile=True)
+  losses = flow.fit(x, batch_size=16, epochs=4, verbose=0).history["loss"]
+  assert np.all(np.isfinite(losses)) and losses[-1] < losses[0]
+
+
+def test_stacked_dropout_matches_the_unrolled_dropout_rate():
+  """Inverted dropout keeps E[h]: the mean shift under dropout matches no dropout."""
+  keras.utils.set_random_seed(6)
+  layer = StackedLDUBlocks(3, num_blocks=1, num_d_scales=1, num_mixtures=2,
+                           hidden_units=(64,), dropout=0.3, dtype="float64")
+  for weight in (*layer.lower_kernels, *layer.lower_biases):
+    weight.assign(tf.zeros_like(weight))  # L = identity: z is linear in U's masks.
+  x = tf.constant(np.random.default_rng(6).normal(size=(1, 3)))
+  draws = np.stack([layer.bijector(training=True).inverse(x).numpy()[0]
+                    for _ in range(400)])
+  exact = layer.bijector(training=False).inverse(x).numpy()[0]
+  spread = draws.std(0) / np.sqrt(len(draws))
+  # The upper shift's last output sees no input (a constant); the others vary.
+  assert np.all(draws.std(0)[:2] > 1e-3) and draws.std(0)[2] < 1e-12
+  np.testing.assert_array_less(np.abs(draws.mean(0) - exact), 5 * spread + 1e-12)

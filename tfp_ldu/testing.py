@@ -10,7 +10,7 @@ import tensorflow as tf
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
 from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP
 
-__all__ = ["randomise_d_scale", "contractive_net"]
+__all__ = ["randomise_d_scale", "randomise_d_scales", "contractive_net"]
 
 
 def randomise_d_scale(layer: SinusoidalParameters, rng):
@@ -23,6 +23,17 @@ def randomise_d_scale(layer: SinusoidalParameters, rng):
   layer.raw_residual.assign(rng.uniform(-2.0, 2.0, layer.raw_residual.shape))
   layer.out_shift.assign(rng.normal(size=layer.out_shift.shape))
   layer.mix_logits.assign(rng.normal(size=layer.mix_logits.shape))
+
+
+def randomise_d_scales(model, rng):
+  """`randomise_d_scale` on every D-scale of an `LDUFlow` (stacked or unrolled blocks).
+
+  A `StackedLDUBlocks` layer holds all blocks' D-scale weights on a leading
+  block axis, with the same names, so it is randomised as one layer.
+  """
+  for block in model.blocks:
+    for layer in getattr(block, "d_scales", [block]):
+      randomise_d_scale(layer, rng)
 
 
 def contractive_net(event_size, seed=0, coeff=0.75):

@@ -5,7 +5,7 @@
   layer's full (unmasked) input width; the same as
   `keras.initializers.VarianceScaling(1/3, "fan_in", "uniform")` for the kernel.
 * `transplant_reference_weights`: copies every MADE and D-scale weight of the
-  reference model (exported by `torch_runner.py` in "export" mode), after
+  reference model into either block layout (per-block layers or stacked) (exported by `torch_runner.py` in "export" mode), after
   checking that the connectivity masks are identical.
 * `initialize_actnorm`: the final actnorm from the first batch's
   pre-actnorm activations h, either as the library does
@@ -18,14 +18,14 @@ import tensorflow as tf
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.nets.made import made_masks
 
-__all__ = ["made_networks", "reinitialise_made", "transplant_reference_weights",
-           "initialize_actnorm"]
+__all__ = ["made_networks", "made_variables", "reinitialise_made",
+           "transplant_reference_weights", "initialize_actnorm"]
 
 REFERENCE_ACTNORM_EPSILON = 1e-5
 
 
 def made_networks(model):
-  """[(block index, "upper" | "lower", MADE layer)] of an `LDUFlow`."""
+  """[(block index, "upper" | "lower", MADE layer)] of an unrolled `LDUFlow`."""
   return [(b, side, shift.made) for b, block in enumerate(model.blocks)
           for side, shift in (("upper", block.upper_shift), ("lower", block.lower_shift))]
 
@@ -42,51 +42,85 @@ def _kernels_and_biases(made):
   return pairs
 
 
+def made_variables(model):
+  """Every MADE (kernel, bias) variable pair: per block, or block-stacked `[B, ...]`."""
+  if model.stacked_blocks:
+    layer = model.blocks[0]
+    return [*zip(layer.upper_kernels, layer.upper_biases),
+            *zip(layer.lower_kernels, layer.lower_biases)]
+  return [pair for _, _, made in made_networks(model) for pair in _kernels_and_biases(made)]
+
+
 def reinitialise_made(model, scheme, rng):
   """Re-draws every MADE weight: scheme "torch" (kernel and bias) or "torch_kernel".
 
-  Kernel `[fan_in, fan_out]` ~ U(+-1/sqrt(fan_in)); bias `[fan_out]` ~ the same
-  range for "torch", 0 for "torch_kernel".
+  Kernel `[(B,) fan_in, fan_out]` ~ U(+-1/sqrt(fan_in)); bias `[(B,) fan_out]`
+  ~ the same range for "torch", 0 for "torch_kernel".
   """
   if scheme not in ("torch", "torch_kernel"):
     raise ValueError(f"reinitialise_made: scheme must be 'torch' or 'torch_kernel'; "
                      f"got {scheme!r}.")
-  for _, _, made in made_networks(model):
-    for kernel, bias in _kernels_and_biases(made):
-      fan_in = kernel.shape[0]
-      bound = 1.0 / np.sqrt(fan_in)
-      kernel.assign(rng.uniform(-bound, bound, size=kernel.shape).astype(kernel.dtype))
-      bias.assign((rng.uniform(-bound, bound, size=bias.shape) if scheme == "torch"
-                   else np.zeros(bias.shape)).astype(bias.dtype))
+  for kernel, bias in made_variables(model):
+    bound = 1.0 / np.sqrt(kernel.shape[-2])
+    kernel.assign(rng.uniform(-bound, bound, size=kernel.shape).astype(kernel.dtype))
+    bias.assign((rng.uniform(-bound, bound, size=bias.shape) if scheme == "torch"
+                 else np.zeros(bias.shape)).astype(bias.dtype))
+
+
+def _check_mask(weights, key, expected):
+  reference_mask = weights[key]
+  if not np.array_equal(reference_mask, expected):
+    raise ValueError(f"{key}: the reference's MADE connectivity differs from the "
+                     f"library's ({int(np.sum(reference_mask != expected))} entries).")
 
 
 def transplant_reference_weights(model, weights):
   """Assigns the reference's exported weights (a mapping as written by `torch_runner`).
 
+  Works on either block layout of `LDUFlow` (one layer per block, or
+  `StackedLDUBlocks`, whose weights get the blocks' values stacked).
+
   Raises:
     ValueError: if a connectivity mask or a weight shape differs.
   """
+  if model.stacked_blocks:
+    _transplant_stacked(model.blocks[0], weights)
+    return
   d = model.event_size
   for b, side, made in made_networks(model):
     expected_masks = made_masks(d, made.hidden_units, made.params_per_dim)
     for l, (kernel, bias) in enumerate(_kernels_and_biases(made)):
       key = f"block{b}/{side}/"
-      reference_mask = weights[key + f"mask{l}"]
-      if not np.array_equal(reference_mask, expected_masks[l]):
-        raise ValueError(f"{key}mask{l}: the reference's MADE connectivity differs from "
-                         f"the library's ({int(np.sum(reference_mask != expected_masks[l]))} "
-                         "entries).")
+      _check_mask(weights, key + f"mask{l}", expected_masks[l])
       _assign(kernel, weights[key + f"kernel{l}"], key + f"kernel{l}")
       _assign(bias, weights[key + f"bias{l}"], key + f"bias{l}")
   for b, block in enumerate(model.blocks):
     for j, d_scale in enumerate(block.d_scales):
       key = f"block{b}/dscale{j}/"
-      for name, variable in (("raw_in_scale", d_scale.raw_in_scale),
-                             ("in_shift", d_scale.in_shift),
-                             ("mix_logits", d_scale.mix_logits),
-                             ("raw_residual", d_scale.raw_residual),
-                             ("out_shift", d_scale.out_shift)):
-        _assign(variable, weights[key + name], key + name)
+      for name in D_SCALE_WEIGHTS:
+        _assign(getattr(d_scale, name), weights[key + name], key + name)
+
+
+D_SCALE_WEIGHTS = ("raw_in_scale", "in_shift", "mix_logits", "raw_residual", "out_shift")
+
+
+def _transplant_stacked(layer, weights):
+  """`transplant_reference_weights` into a `StackedLDUBlocks` layer."""
+  blocks = range(layer.num_blocks)
+  expected_masks = made_masks(layer.event_size, layer.hidden_units)
+  for side, kernels, biases in (("upper", layer.upper_kernels, layer.upper_biases),
+                                ("lower", layer.lower_kernels, layer.lower_biases)):
+    for l, (kernel, bias) in enumerate(zip(kernels, biases)):
+      for b in blocks:
+        _check_mask(weights, f"block{b}/{side}/mask{l}", expected_masks[l])
+      _assign(kernel, np.stack([weights[f"block{b}/{side}/kernel{l}"] for b in blocks]),
+              f"block*/{side}/kernel{l}")
+      _assign(bias, np.stack([weights[f"block{b}/{side}/bias{l}"] for b in blocks]),
+              f"block*/{side}/bias{l}")
+  for name in D_SCALE_WEIGHTS:
+    _assign(getattr(layer, name), np.stack([
+        np.stack([weights[f"block{b}/dscale{j}/{name}"] for j in range(layer.num_d_scales)])
+        for b in blocks]), f"block*/dscale*/{name}")
 
 
 def _assign(variable, value, what):

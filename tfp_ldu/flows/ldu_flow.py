@@ -32,12 +32,16 @@ class LDUFlow(FlowModel):
       used by `sample` ("newton", the default, or "fixed_point"; see `Sinusoidal`).
     conditioner: "made" (vectors) or "pixelcnn" (images: needs a 3-D event_shape).
     filters, num_residual_blocks: PixelCNN sizes (paper: 16, 2).
-    stacked_blocks: if True (MADE conditioner, no dropout), the blocks are one
-      `StackedLDUBlocks` layer: weights stacked along a block axis and the
-      chain run as one `tf.while_loop`, so the first training step traces,
-      differentiates and optimises one block instead of `num_blocks` (same
-      model, same initialisation distribution; `self.blocks` is then
-      `[that layer]`).  Default False: `self.blocks` holds one `LDUBlock` per block.
+    stacked_blocks: how the MADE blocks are held.  True (the default for
+      `conditioner="made"`): one `StackedLDUBlocks` layer, every weight
+      stacked along a block axis and the chain run as one `tf.while_loop`,
+      so a training step traces, differentiates and optimises one block
+      instead of `num_blocks` (the first step takes seconds, not tens of
+      seconds, and Adam updates 19 variables instead of 386 for 12 blocks);
+      `self.blocks` is then `[that layer]`.  False: `self.blocks` holds one
+      `LDUBlock` per block (the same model and initialisation distribution,
+      `StackedLDUBlocks.load_from_blocks` converts).  PixelCNN blocks are
+      always unrolled.
     **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `dtype`,
       `name`, ...).
   """
@@ -47,7 +51,7 @@ class LDUFlow(FlowModel):
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_mixtures=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
-               stacked_blocks=False, **kwargs):
+               stacked_blocks=None, **kwargs):
     super().__init__(event_shape, **kwargs)
     if conditioner not in ("made", "pixelcnn"):
       raise ValueError(f'LDUFlow: conditioner must be "made" or "pixelcnn"; got '
@@ -67,16 +71,18 @@ class LDUFlow(FlowModel):
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
+    if stacked_blocks is None:
+      stacked_blocks = conditioner == "made"
     self.stacked_blocks = bool(stacked_blocks)
     if self.stacked_blocks:
-      if conditioner != "made" or self.dropout:
-        raise ValueError(f'LDUFlow: stacked_blocks=True needs conditioner="made" and '
-                         f"dropout=0; got conditioner={conditioner!r}, "
-                         f"dropout={self.dropout}.")
+      if conditioner != "made":
+        raise ValueError(f'LDUFlow: stacked_blocks=True needs conditioner="made"; got '
+                         f"conditioner={conditioner!r}.")
       self.blocks = [StackedLDUBlocks(
           self.event_size, self.num_blocks, self.num_d_scales, self.num_mixtures,
-          self.hidden_units, tolerance=tolerance, max_iterations=max_iterations,
-          solver=solver, name="stacked_ldu_blocks", dtype=self.dtype_policy)]
+          self.hidden_units, dropout=self.dropout, tolerance=tolerance,
+          max_iterations=max_iterations, solver=solver, name="stacked_ldu_blocks",
+          dtype=self.dtype_policy)]
     else:
       self.blocks = self._unrolled_blocks(image_shape)
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)

@@ -35,6 +35,11 @@ class StackedLDUBlocks(BijectorLayer):
   optimizer updates 4 L + 5 variables (L = number of MADE layers) instead of
   B (4 L + 5 n).
 
+  With `dropout` > 0, each MADE hidden layer is followed by inverted dropout
+  in training (as `MADE(dropout=...)`), its masks drawn statelessly from one
+  seed per call of `bijector(training=True)` folded with (block, side, layer),
+  so every block and step gets fresh masks inside the loop and under XLA.
+
   Initialisation matches `LDUBlock`'s: MADE kernels and biases
   U(+-1/sqrt(fan_in)) (i.i.d., so every block's slice independently),
   raw in-scales and in-shifts U(-3, 3), the rest 0 (D-scales start as the
@@ -48,12 +53,14 @@ class StackedLDUBlocks(BijectorLayer):
     num_mixtures: K.
     hidden_units: MADE hidden sizes.
     activation: MADE activation.
+    dropout: dropout rate after each MADE hidden layer, in [0, 1).
+    seed: seed of the dropout masks (None: Keras' global seed).
     tolerance, max_iterations, solver: numeric-inverse settings (as `LDUBlock`).
   """
 
   def __init__(self, event_size, num_blocks=12, num_d_scales=4, num_mixtures=4,
-               hidden_units=(256, 256), activation="relu", tolerance=None,
-               max_iterations=1000, solver="newton", **kwargs):
+               hidden_units=(256, 256), activation="relu", dropout=0.0, seed=None,
+               tolerance=None, max_iterations=1000, solver="newton", **kwargs):
     super().__init__(**kwargs)
     self.event_size = int(event_size)
     self.num_blocks = int(num_blocks)
@@ -68,6 +75,11 @@ class StackedLDUBlocks(BijectorLayer):
     if self.num_blocks < 1 or self.num_d_scales < 1:
       raise ValueError(f"StackedLDUBlocks: num_blocks and num_d_scales must be >= 1; "
                        f"got {num_blocks} and {num_d_scales}.")
+    if not 0.0 <= float(dropout) < 1.0:
+      raise ValueError(f"StackedLDUBlocks: dropout must be in [0, 1); got {dropout}.")
+    self.dropout = float(dropout)
+    self.seed = seed
+    self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout else None
     b, n, d, k = self.num_blocks, self.num_d_scales, self.event_size, self.num_mixtures
     self._masks = made_masks(d, self.hidden_units)
     self.lower_kernels, self.lower_biases = self._made_weights("lower")
@@ -115,20 +127,30 @@ class StackedLDUBlocks(BijectorLayer):
       getattr(self, name).assign(stack(
           stack(getattr(d_scale, name) for d_scale in block.d_scales) for block in blocks))
 
-  def _shift_fn(self, kernels, biases, upper):
-    """s(x) of one block from its gathered MADE weights (as `MADEShift.shift`)."""
+  def _shift_fn(self, kernels, biases, upper, dropout_seed=None):
+    """s(x) of one block from its gathered MADE weights (as `MADEShift.shift`).
+
+    `dropout_seed` (int32 `[2]`, or None for no dropout) seeds this network's masks.
+    """
     compute_dtype = conditioner_policy(self.dtype_policy).compute_dtype
+    dropout = None
+    if dropout_seed is not None:
+      dropout = lambda index, h: tf.nn.experimental.stateless_dropout(
+          h, self.dropout, seed=tf.random.experimental.stateless_fold_in(dropout_seed, index))
 
     def shift(x):
       cast = lambda t: tf.cast(t, compute_dtype)
       out = made_forward(cast(x), [cast(w) for w in kernels], [cast(w) for w in biases],
-                         self._masks, self._activation_fn, self.event_size, reverse=upper)
+                         self._masks, self._activation_fn, self.event_size, reverse=upper,
+                         dropout=dropout)
       return tf.cast(out[..., 0], x.dtype)
     return shift
 
   def bijector(self, training=None):
     """A fresh `LoopedChain` of B `LDU` bijectors over the current weights."""
-    del training
+    seed = None
+    if training and self.dropout:
+      seed = tf.cast(self.seed_generator.next(), tf.int32)
     read = tf.convert_to_tensor
     lower = ([read(w) for w in self.lower_kernels], [read(w) for w in self.lower_biases])
     upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases])
@@ -140,6 +162,11 @@ class StackedLDUBlocks(BijectorLayer):
 
     def make_block(i):
       take = lambda t: t[i]  # A strided slice: dense gradients, unlike tf.gather's.
+      side_seeds = [None, None]
+      if seed is not None:
+        block_seed = tf.random.experimental.stateless_fold_in(seed, i)
+        side_seeds = [tf.random.experimental.stateless_fold_in(block_seed, side)
+                      for side in (0, 1)]
       a, b, w, c, r = (take(t) for t in (in_scale, in_shift, mix_weights, out_shift,
                                          residual_scale))
       d_scales = [
@@ -148,10 +175,10 @@ class StackedLDUBlocks(BijectorLayer):
                      max_iterations=self.max_iterations, solver=self.solver)
           for j in range(self.num_d_scales)]
       return LDU(self._shift_fn([take(w) for w in lower[0]], [take(w) for w in lower[1]],
-                                upper=False),
+                                upper=False, dropout_seed=side_seeds[0]),
                  d_scales,
                  self._shift_fn([take(w) for w in upper[0]], [take(w) for w in upper[1]],
-                                upper=True),
+                                upper=True, dropout_seed=side_seeds[1]),
                  event_size=self.event_size, tolerance=self.tolerance)
 
     return LoopedChain(make_block, self.num_blocks, [self.event_size],
@@ -161,5 +188,6 @@ class StackedLDUBlocks(BijectorLayer):
     return {**super().get_config(), "event_size": self.event_size,
             "num_blocks": self.num_blocks, "num_d_scales": self.num_d_scales,
             "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
-            "activation": self.activation, "tolerance": self.tolerance,
+            "activation": self.activation, "dropout": self.dropout, "seed": self.seed,
+            "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver}
