@@ -49,7 +49,10 @@ load average is printed before and after):
   with `inv_transform`'s defaults (rtol 1e-5, atol 1e-8, max_iter 100).
   Both report max |T(x) - z| of their samples and the largest iteration
   count of any numeric inverse; the reference also how many solves stopped
-  at max_iter (its loop stops there silently, unconverged).
+  at max_iter (its loop stops there silently, unconverged).  A "floor" row
+  gives the float32 residual of the float64 solution rounded to float32:
+  no float32 sampler can do much better on the same weights, since rounding
+  x moves T(x) by |dT/dx| times half an ulp of x.
 
 Weights for log_prob and sampling are identical on both sides.  A fresh flow's
 D-scales are the identity (r = tanh(0) = 0), which would make sampling
@@ -188,15 +191,15 @@ def library_training(shape, args, jit_compile):
   return first, args.train_steps / (time.perf_counter() - tick)
 
 
-def transplanted_gas_flows(weights, init_batch):
+def transplanted_gas_flows(weights, init_batch, stacked_blocks=True):
   """The float32 and float64 GAS flows with the reference's exported weights."""
   from bench.parity_reference.candidate_defaults import transplant_reference_weights
-  model = library_flow("GAS")
+  model = library_flow("GAS", stacked_blocks=stacked_blocks)
   model.initialize(init_batch)  # Builds everything; every value is overwritten below.
   transplant_reference_weights(model, weights)
   model.actnorm.loc.assign(weights["actnorm/mean"])
   model.actnorm.log_scale.assign(weights["actnorm/log_std"])
-  model64 = library_flow("GAS", "float64")
+  model64 = library_flow("GAS", "float64", stacked_blocks=stacked_blocks)
   model64.initialize(init_batch.astype(np.float64))
   model64.set_weights([w.astype(np.float64) for w in model.get_weights()])
   return model, model64
@@ -230,6 +233,19 @@ def library_sampling(model, args):
   return rate, dict(max_iterations=int(result["max_iterations"]),
                     num_unconverged=int(result["num_unconverged"]),
                     residual=float(model.sampling_residual(result)))
+
+
+def float32_residual_floor(model, model64, args):
+  """max |T(x) - z| when x is the float64 solution rounded to float32, T in float32.
+
+  The best any float32 sampler can do on these weights (up to choosing the
+  neighbouring float): rounding x alone moves T(x) by |dT/dx| ulp(x).
+  """
+  import tensorflow as tf
+  z = model.sample_with_diagnostics(args.num_samples, seed=[args.seed, 2])["latents"]
+  x64 = model64.bijector.forward(tf.cast(z, tf.float64))
+  again = model.bijector.inverse(tf.cast(x64, tf.float32))
+  return float(tf.reduce_max(tf.abs(again - z)))
 
 
 def _fmt(value, digits=1):
@@ -289,7 +305,8 @@ def main(argv=None):
                         num_samples=args.num_samples, sample_reps=args.sample_reps) or {}
     if ref:
       weights = dict(np.load(workdir / "weights.npz"))
-      model, model64 = transplanted_gas_flows(weights, init_batch)
+      model, model64 = transplanted_gas_flows(weights, init_batch,
+                                              stacked_blocks=not args.unrolled_blocks)
       parity = float(np.max(np.abs(model.log_prob(check).numpy().astype(np.float64)
                                    - weights["check_log_prob"])))
       weights_note = f"same weights (max |log p diff| {parity:.1e})"
@@ -298,7 +315,7 @@ def main(argv=None):
       model = library_flow("GAS", stacked_blocks=not args.unrolled_blocks)
       model.initialize(init_batch)
       randomise_d_scales(model, rng)
-      model64 = library_flow("GAS", "float64")
+      model64 = library_flow("GAS", "float64", stacked_blocks=not args.unrolled_blocks)
       model64.initialize(init_batch.astype(np.float64))
       model64.set_weights([w.astype(np.float64) for w in model.get_weights()])
       weights_note = "reference failed; library D-scales from randomise_d_scale"
@@ -322,6 +339,10 @@ def main(argv=None):
                    f"library unconverged {diag['num_unconverged']}" +
                    (f"; ref solves at max_iter: {ref_diag['solves_at_max_iter']}/"
                     f"{ref_diag['num_solves']}" if ref_diag else "")))
+      if key == "32":
+        add(("  floor: float64 answer rounded (float32)", float32_residual_floor(
+            model, model64, args), None, "info",
+            "max|T(x)-z| of the exact sample rounded to float32, T in float32"))
       add((f"  max iterations of a solve ({dtype})", float(diag["max_iterations"]),
                    float(ref_diag["max_iterations"]) if ref_diag else None, "info",
                    f"library solver {flow.solver}; ref fixed point, cap 100"))
