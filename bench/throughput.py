@@ -253,7 +253,7 @@ def _fmt(value, digits=1):
     return "n/a"
   if isinstance(value, str):
     return value
-  if abs(value) != 0 and (abs(value) < 1e-2 or abs(value) >= 1e7):
+  if abs(value) != 0 and (abs(value) < 0.1 or abs(value) >= 1e7):  # 0.04 is not "0.0".
     return f"{value:.2e}"
   return f"{value:,.{digits}f}"
 
