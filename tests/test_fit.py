@@ -236,3 +236,18 @@ def test_data_order_is_a_function_of_seed_and_epoch():
   # Within an epoch no row repeats before all have been drawn.
   first_epoch = np.concatenate(whole[:4]).ravel()
   assert len(np.unique(first_epoch)) == len(first_epoch)
+
+
+def test_xla_default_follows_the_measured_cpu_crossover():
+  from train.datasets import TabularData
+  strategy = tf.distribute.get_strategy()
+  rng = np.random.default_rng(0)
+  data = lambda d: TabularData("t", *(rng.normal(size=(4, d)).astype("float32")
+                                     for _ in range(3)))
+  if tf.config.list_physical_devices("GPU"):
+    pytest.skip("the CPU default")
+  assert fit._use_xla(None, strategy, "ldu", data(8)) is True  # GAS: XLA faster.
+  assert fit._use_xla(None, strategy, "ldu", data(43)) is False  # MiniBooNE: plain faster.
+  assert fit._use_xla(None, strategy, "maf", data(43)) is True
+  assert fit._use_xla(True, strategy, "ldu", data(43)) is True  # --jit wins.
+  assert fit._use_xla(False, strategy, "ldu", data(8)) is False

@@ -184,8 +184,9 @@ def build_parser(prog=None):
   run.add_argument("--no-jit", dest="jit", action="store_false", default=None,
                    help="do not compile with XLA")
   run.add_argument("--jit", dest="jit", action="store_true", default=None,
-                   help="compile with XLA even with several replicas on CPU devices "
-                        "(default: XLA, except there, where plain graphs are faster)")
+                   help="compile with XLA even where plain graphs were measured faster "
+                        "without a GPU (several replicas; the LDU flow on more than 24 "
+                        "dimensions); the default compiles everywhere else")
   run.add_argument("--strategy", default="default", choices=distribution.STRATEGIES,
                    help="mirrored: tf.distribute.MirroredStrategy over the local devices; "
                         "multi-worker: MultiWorkerMirroredStrategy configured by TF_CONFIG "
@@ -254,19 +255,34 @@ def _check_resumable(config_path, config):
                      "pass the original flags or a new --out.")
 
 
-def _use_xla(requested, strategy):
-  """`--jit` (True), `--no-jit` (False), or by default (None) XLA unless CPU replicas.
+# Without a GPU, the LDU flow on vectors of more than this many dimensions
+# trains faster as a plain graph.  Step time in ms, plain graph / XLA (8 MADE
+# 256-256 blocks, batch 128, 2 cores): D = 16: 27.5 / 27.1, 21: 35.5 / 31.0,
+# 32: 37.3 / 42.3, 43: 42.9 / 65.3, 64: 57.3 / 82.5; the GAS shape (D = 8,
+# 12 blocks): 47.1 / 28.3.
+CPU_XLA_MAX_LDU_EVENT_SIZE = 24
+
+
+def _use_xla(requested, strategy, model_name=None, data=None):
+  """`--jit` (True), `--no-jit` (False), or the default (None): XLA where it is faster.
 
   Under a strategy of several replicas `FlowModel.fit` compiles each
   replica's loss and gradients with XLA and runs the all-reduce and the
   update outside it (one XLA cluster cannot span the replicas' devices).
   That works on CPU devices too, but there the plain graph was measured
   faster (2 logical CPUs, MirroredStrategy: about half the steps/s with
-  XLA), so the default turns XLA off for several replicas without a GPU.
+  XLA), so the default turns XLA off for several replicas without a GPU;
+  and likewise for the LDU flow on vectors of more than
+  `CPU_XLA_MAX_LDU_EVENT_SIZE` dimensions (see there).
   """
   if requested is not None:
     return requested
-  return strategy.num_replicas_in_sync == 1 or bool(tf.config.list_physical_devices("GPU"))
+  if tf.config.list_physical_devices("GPU"):
+    return True
+  wide_ldu = (model_name == "ldu" and data is not None
+              and not isinstance(data, datasets.ImageData)
+              and data.n_dims > CPU_XLA_MAX_LDU_EVENT_SIZE)
+  return strategy.num_replicas_in_sync == 1 and not wide_ldu
 
 
 @contextlib.contextmanager
@@ -304,7 +320,8 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               hyperparameters=hyperparameters.to_dict(), epochs=schedule.epochs,
               steps_per_epoch=schedule.steps_per_epoch, total_steps=schedule.total_steps,
               patience=args.patience, preset=args.preset,
-              jit_compile=_use_xla(args.jit, strategy), precision=args.precision,
+              jit_compile=_use_xla(args.jit, strategy, args.model, data),
+              precision=args.precision,
               strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
               num_workers=distribution.worker_info(strategy).num_workers,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
