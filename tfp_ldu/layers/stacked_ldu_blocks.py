@@ -8,8 +8,9 @@ from tfp_ldu.bijectors.looped_chain import LoopedChain
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
-from tfp_ldu.layers.sinusoidal_parameters import _softmax
-from tfp_ldu.nets.made import made_forward, made_masks
+from tfp_ldu.layers.sinusoidal_parameters import add_d_scale_weights
+from tfp_ldu.layers.sinusoidal_parameters import constrained_d_scale
+from tfp_ldu.nets.made import fan_in_uniform, made_forward, made_masks
 
 __all__ = ["StackedLDUBlocks"]
 
@@ -80,34 +81,23 @@ class StackedLDUBlocks(BijectorLayer):
     self.dropout = float(dropout)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout else None
-    b, n, d, k = self.num_blocks, self.num_d_scales, self.event_size, self.num_mixtures
-    self._masks = made_masks(d, self.hidden_units)
+    self._masks = made_masks(self.event_size, self.hidden_units)
     self.lower_kernels, self.lower_biases = self._made_weights("lower")
     self.upper_kernels, self.upper_biases = self._made_weights("upper")
-    uniform = keras.initializers.RandomUniform(-3.0, 3.0)
-    self.raw_in_scale = self.add_weight(shape=(b, n, d, k), initializer=uniform,
-                                        name="raw_in_scale")
-    self.in_shift = self.add_weight(shape=(b, n, d, k), initializer=uniform,
-                                    name="in_shift")
-    self.mix_logits = self.add_weight(shape=(b, n, d, k), initializer="zeros",
-                                      name="mix_logits")
-    self.raw_residual = self.add_weight(shape=(b, n, d), initializer="zeros",
-                                        name="raw_residual")
-    self.out_shift = self.add_weight(shape=(b, n, d), initializer="zeros",
-                                     name="out_shift")
+    add_d_scale_weights(self, (self.num_blocks, self.num_d_scales), self.event_size,
+                        self.num_mixtures)
     self.built = True
 
   def _made_weights(self, which):
     kernels, biases = [], []
     for index, mask in enumerate(self._masks):
       fan_in, fan_out = mask.shape
-      limit = 1.0 / np.sqrt(fan_in)
       kernels.append(self.add_weight(
           shape=(self.num_blocks, fan_in, fan_out), name=f"{which}_kernel_{index}",
-          initializer=keras.initializers.RandomUniform(-limit, limit)))
+          initializer=fan_in_uniform(fan_in)))
       biases.append(self.add_weight(
           shape=(self.num_blocks, fan_out), name=f"{which}_bias_{index}",
-          initializer=keras.initializers.RandomUniform(-limit, limit)))
+          initializer=fan_in_uniform(fan_in)))
     return kernels, biases
 
   def load_from_blocks(self, blocks):
@@ -154,11 +144,7 @@ class StackedLDUBlocks(BijectorLayer):
     read = tf.convert_to_tensor
     lower = ([read(w) for w in self.lower_kernels], [read(w) for w in self.lower_biases])
     upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases])
-    in_scale = tf.nn.softplus(read(self.raw_in_scale))
-    in_shift = read(self.in_shift)
-    mix_weights = _softmax(read(self.mix_logits))
-    out_shift = read(self.out_shift)
-    residual_scale = tf.tanh(read(self.raw_residual))
+    d_scale_parameters = constrained_d_scale(self)  # [B, n, D, K] and [B, n, D].
 
     def make_block(i):
       take = lambda t: t[i]  # A strided slice: dense gradients, unlike tf.gather's.
@@ -167,12 +153,11 @@ class StackedLDUBlocks(BijectorLayer):
         block_seed = tf.random.experimental.stateless_fold_in(seed, i)
         side_seeds = [tf.random.experimental.stateless_fold_in(block_seed, side)
                       for side in (0, 1)]
-      a, b, w, c, r = (take(t) for t in (in_scale, in_shift, mix_weights, out_shift,
-                                         residual_scale))
+      block_parameters = {name: take(t) for name, t in d_scale_parameters.items()}
       d_scales = [
-          Sinusoidal(in_scale=a[j], in_shift=b[j], mix_weights=w[j], out_shift=c[j],
-                     residual_scale=r[j], tolerance=self.tolerance,
-                     max_iterations=self.max_iterations, solver=self.solver)
+          Sinusoidal(**{name: t[j] for name, t in block_parameters.items()},
+                     tolerance=self.tolerance, max_iterations=self.max_iterations,
+                     solver=self.solver)
           for j in range(self.num_d_scales)]
       return LDU(self._shift_fn([take(w) for w in lower[0]], [take(w) for w in lower[1]],
                                 upper=False, dropout_seed=side_seeds[0]),
