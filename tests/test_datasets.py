@@ -15,6 +15,7 @@ import pytest
 from tests import make_maf_files as maf_files
 from train import datasets
 from train.datasets import __main__ as datasets_main
+from train.datasets import layout
 from train.datasets import maf_archive
 
 
@@ -110,6 +111,52 @@ def test_gas_unreadable_pickle_is_explained(tmp_path):
   with pytest.raises(ValueError, match="could not unpickle") as error:
     datasets.load_dataset("gas", data_dir=tmp_path)
   assert str(path) in str(error.value)
+
+
+class _CreatesAFile:
+  """A pickle payload: unpickling it with plain pickle would create `path`."""
+
+  def __init__(self, path):
+    self.path = str(path)
+
+  def __reduce__(self):
+    return (open, (self.path, "w"))
+
+
+class _FrameWithPayload:
+  """A DataFrame-looking pickle whose block manager carries the payload."""
+
+  def __init__(self, path):
+    self.path = path
+
+  def __reduce__(self):
+    import pandas as pd
+    return (pd.DataFrame, (), {"_mgr": _CreatesAFile(self.path)})
+
+
+@pytest.mark.parametrize("payload", [_CreatesAFile, _FrameWithPayload])
+def test_gas_pickle_that_would_run_code_is_refused_before_it_runs(tmp_path, payload):
+  import pickle
+  marker = tmp_path / "PWNED"
+  path = tmp_path / "gas" / "ethylene_CO.pickle"
+  path.parent.mkdir()
+  path.write_bytes(pickle.dumps(payload(marker), protocol=2))
+  with pytest.raises(ValueError, match="refusing to unpickle the global") as error:
+    datasets.load_dataset("gas", data_dir=tmp_path)
+  assert str(path) in str(error.value)
+  assert not marker.exists()
+
+
+def test_gas_pickles_of_current_pandas_load_in_the_restricted_unpickler(tmp_path):
+  """String, integer and range indexes and mixed column types all rebuild."""
+  import pandas as pd
+  frame = maf_files.make_gas_frame(np.random.default_rng(6), 50)
+  frame["Count"] = np.arange(50)
+  frame.index = pd.Index(np.arange(100, 150))
+  maf_files.write_gas(tmp_path, frame)
+  from train.datasets import gas
+  loaded = gas.read_gas_pickle(str(tmp_path / "gas" / "ethylene_CO.pickle"))
+  pd.testing.assert_frame_equal(loaded, frame)
 
 
 # --------------------------------------------------------------- HEPMASS ---
@@ -236,7 +283,8 @@ def maf_tarball(tmp_path):
 def test_download_unpacks_local_archive_into_layout(tmp_path, maf_tarball,
                                                     capsys):
   source, tarball = maf_tarball
-  root = datasets.download(tmp_path / "dl", url=tarball.as_uri())
+  root = datasets.download(tmp_path / "dl", url=tarball.as_uri(),
+                           md5=maf_archive.file_md5(str(tarball)).upper())
   assert root == str(tmp_path / "dl")
   assert "Downloading" in capsys.readouterr().err
   assert maf_archive.missing_files(root) == []
@@ -253,7 +301,7 @@ def test_download_unpacks_local_archive_into_layout(tmp_path, maf_tarball,
 def test_download_command_line(tmp_path, maf_tarball, capsys):
   destination = tmp_path / "cli"
   datasets_main.main(["--data-dir", str(destination),
-                      "--url", maf_tarball[1].as_uri()])
+                      "--url", maf_tarball[1].as_uri(), "--md5", "none"])
   assert capsys.readouterr().out.strip() == str(destination)
   assert maf_archive.missing_files(str(destination)) == []
 
@@ -267,7 +315,7 @@ def test_download_rejects_members_escaping_the_directory(tmp_path, maf_tarball):
     archive.add(evil, arcname="data/../../evil.txt")
   destination = tmp_path / "dl" / "inner"
   with pytest.raises(ValueError, match="evil.txt"):
-    datasets.download(destination, url=tarball.as_uri(), progress=False)
+    datasets.download(destination, url=tarball.as_uri(), progress=False, md5=None)
   assert os.listdir(destination) == []
 
 
@@ -278,14 +326,23 @@ def test_download_rejects_links(tmp_path):
   with tarfile.open(tarball, "w:gz") as archive:
     archive.addfile(link)
   with pytest.raises(ValueError, match="only regular files"):
-    datasets.download(tmp_path / "dl", url=tarball.as_uri(), progress=False)
+    datasets.download(tmp_path / "dl", url=tarball.as_uri(), progress=False, md5=None)
 
 
 def test_download_rejects_non_gzip(tmp_path):
   not_gzip = tmp_path / "data.tar.gz"
   not_gzip.write_text("<html>rate limited</html>")
   with pytest.raises(ValueError, match="not a gzip file"):
-    datasets.download(tmp_path / "dl", url=not_gzip.as_uri(), progress=False)
+    datasets.download(tmp_path / "dl", url=not_gzip.as_uri(), progress=False, md5=None)
+
+
+def test_download_refuses_an_archive_with_another_checksum(tmp_path, maf_tarball):
+  """The default checks Zenodo's published MD5: a tampered archive is not unpacked."""
+  destination = tmp_path / "dl"
+  with pytest.raises(ValueError, match="MD5 is [0-9a-f]{32}, not the published "
+                     + layout.ARCHIVE_MD5):
+    datasets.download(destination, url=maf_tarball[1].as_uri(), progress=False)
+  assert os.listdir(destination) == []
 
 
 # ------------------------------------------------------------------- toys ---

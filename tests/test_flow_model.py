@@ -257,6 +257,37 @@ def test_uniform_dequantization_bound_of_a_uniform_density_is_log2_levels_bits()
   np.testing.assert_allclose(bits_per_dim, np.log2(17), rtol=1e-6)
 
 
+# ---- seeds and sample shapes ----------------------------------------------------
+@pytest.mark.parametrize("cls", [LDUFlow, MAF], ids=["LDUFlow", "MAF"])
+def test_an_int_seed_is_stateless_in_sample_and_distribution_sample(cls):
+  model = tiny(cls)
+  model.initialize(moons(64))
+  first = model.sample(4, seed=1).numpy()
+  model.sample(4)  # Advances TensorFlow's global random state.
+  np.testing.assert_array_equal(model.sample(4, seed=1), first)
+  np.testing.assert_array_equal(model.sample(4, seed=(0, 1)), first)
+  assert not np.allclose(model.sample(4, seed=2), first)
+  distribution = model.distribution
+  draws = distribution.sample(4, seed=3).numpy()
+  np.testing.assert_array_equal(distribution.sample(4, seed=3), draws)
+  x, log_prob = distribution.experimental_sample_and_log_prob(4, seed=3)
+  np.testing.assert_allclose(x, draws, rtol=1e-5, atol=1e-5)
+  assert log_prob.shape == (4,)
+
+
+def test_sample_takes_a_sample_shape_as_tfp_does():
+  model = tiny(MAF, 3)
+  model.initialize(np.random.default_rng(0).normal(size=(64, 3)))
+  assert model.sample([2, 3]).shape == (2, 3, 3)
+  shaped = model.sample((2, 3), seed=5)
+  np.testing.assert_array_equal(tf.reshape(shaped, [6, 3]), model.sample(6, seed=5))
+  result = model.sample_with_diagnostics([4, 1], seed=5)
+  assert result["samples"].shape == (4, 1, 3) and result["latents"].shape == (4, 1, 3)
+  assert model.sample([]).shape == (3,)
+  with pytest.raises(ValueError, match="non-negative integer"):
+    model.sample([2, -1])
+
+
 # ---- packaging ----------------------------------------------------------------------
 def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_package(
     tmp_path):
@@ -266,11 +297,14 @@ def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_p
   path = tmp_path / "flow.keras"
   model.save(path)
   expected = model.log_prob(x[:4]).numpy()
+  samples = model.sample(3, seed=11).numpy()
   script = textwrap.dedent(f"""
       import sys
       import keras, numpy as np, tfp_ldu
       assert hasattr(tfp_ldu, "nets") and hasattr(tfp_ldu.bijectors, "LDU")
       model = keras.models.load_model({str(path)!r})
+      model.sample(2)  # Stateful draws in between change nothing for an int seed.
+      print(repr(model.sample(3, seed=11).numpy().tolist()))
       print(repr(model.log_prob(np.array({x[:4].tolist()!r}, "float32")).numpy().tolist()))
       leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("models", "train"))
       assert not leaked, leaked
@@ -279,8 +313,10 @@ def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_p
   result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=environment,
                           capture_output=True, text=True, timeout=300)
   assert result.returncode == 0, result.stderr[-2000:]
-  got = np.array(eval(result.stdout.strip().splitlines()[-1]))  # noqa: S307 (our own output)
+  lines = result.stdout.strip().splitlines()
+  got = np.array(eval(lines[-1]))  # noqa: S307 (our own output)
   np.testing.assert_allclose(got, expected, rtol=1e-6)
+  np.testing.assert_allclose(np.array(eval(lines[-2])), samples, rtol=1e-6)  # noqa: S307
 
 
 def test_fit_turns_tf_data_autotuning_off_on_cpus_unless_the_dataset_sets_it():

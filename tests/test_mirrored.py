@@ -11,6 +11,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -127,3 +128,27 @@ def test_mirrored_xla_per_replica_trains_and_matches_the_graph_run(tmp_path):
   # replicas counts the layer loss (2.0) once.
   for scaled, nll in zip(results["compute_loss"]["scaled"], results["compute_loss"]["nll"]):
     np.testing.assert_allclose(scaled, (nll + 2.0) / 2, rtol=1e-5)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True], ids=["graph", "xla"])
+def test_mirrored_strategy_on_one_device_trains(jit_compile):
+  """One GPU or one CPU is the commonest machine: the finite-update guard must not
+  call `merge_call` from inside a `tf.cond` there."""
+  import keras
+  import tensorflow as tf
+  from tfp_ldu.flows import MAF
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  assert strategy.num_replicas_in_sync == 1
+  with strategy.scope():
+    model = MAF(2, num_blocks=1, hidden_units=(8,))
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
+  x = np.random.default_rng(0).normal(size=(128, 2)).astype("float32")
+  before = [v.numpy().copy() for v in model.trainable_variables]
+  history = model.fit(x, batch_size=32, epochs=2, verbose=0)
+  assert np.all(np.isfinite(history.history["loss"]))
+  assert all(not np.array_equal(b, v.numpy()) for b, v in zip(before, model.trainable_variables))
+  bad = x.copy()
+  bad[40] = np.nan
+  from tfp_ldu.flows import NonFiniteLossError
+  with pytest.raises(NonFiniteLossError):
+    model.fit(bad, batch_size=32, epochs=1, verbose=0, shuffle=False)

@@ -22,15 +22,26 @@ Endpoints (also exported as signatures of the same names):
 * `sample(n: int32[]) -> float32[n, *event_shape]`, drawn from TensorFlow's
   global random state;
 * `sample_with_seed(n: int32[], seed: int32[2]) -> float32[n, *event_shape]`,
-  stateless: the same seed gives the same samples.
+  stateless: the same seed gives the same samples, and `[0, s]` gives the
+  samples of `model.sample(n, seed=s)` (`tfp_ldu.random_seeds`);
+* for models of discrete data (with a dequantiser: images), also
+  `sample_levels(n)` and `sample_levels_with_seed(n, seed)` -> int32
+  `[n, *event_shape]` levels floor(y L) clipped to [0, L - 1], the pixel
+  values to show or save.  `sample` returns the continuous y: with the
+  logit preprocessing it lies in (-alpha / (1 - 2 alpha), 1 + alpha /
+  (1 - 2 alpha)), a little wider than [0, 1); a Glow without it has all of
+  R^D.  `exported.num_levels` holds L (0 for continuous data).
 
 The serving signatures name their outputs: `log_prob` gives `{"log_prob": ...}`,
-the two samplers `{"samples": ...}`.  `exported.event_shape` holds the event
+the samplers `{"samples": ...}`.  `exported.event_shape` holds the event
 shape.  Wrong-shaped inputs and negative counts fail with a message that says
-so.  For TFLite, convert the `log_prob` and `sample` signatures
-(`TFLiteConverter.from_saved_model(path, signature_keys=["log_prob", "sample"])`);
-`sample_with_seed` needs TensorFlow's stateless random ops, which the stock
-TFLite interpreter lacks.
+so.  `log_prob` is -inf outside the model's support (e.g. raw levels given to
+an image model with the logit preprocessing).  For TFLite, convert the
+`log_prob` and `sample` signatures
+(`TFLiteConverter.from_saved_model(path, signature_keys=["log_prob", "sample"])`;
+tested for the vector flows); the seeded samplers need TensorFlow's
+stateless random ops, which the stock TFLite interpreter lacks, and a
+residual flow's `log_prob` needs TensorFlow ("Flex") ops.
 
 A model that computes in float64 is cast at the boundary: inputs and outputs
 are float32 whatever the model's compute dtype.  The export is atomic: it is
@@ -44,6 +55,7 @@ import uuid
 import tensorflow as tf
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.pixel_levels import levels_of
 
 __all__ = ["save", "load", "FlowExport"]
 
@@ -99,6 +111,8 @@ class FlowExport(tf.Module):
       """int32 scalar n, int32 `[2]` seed -> `[n, *event_shape]` samples (stateless)."""
       return tf.cast(model.sample(checked_count(n), seed=seed), boundary)
 
+    self.num_levels = tf.Variable(model.num_levels or 0, dtype=tf.int32, trainable=False,
+                                  name="num_levels")
     self.log_prob = log_prob
     if len(model.event_shape) > 1:
       @tf.function(autograph=False, input_signature=[
@@ -111,29 +125,40 @@ class FlowExport(tf.Module):
     self.sample = sample
     self.sample_with_seed = sample_with_seed
     # Serving signatures name their outputs (`log_prob`, `samples`).
-    def named_log_prob(x):
-      return {"log_prob": log_prob(x)}
-
-    def named_sample(n):
-      return {"samples": sample(n)}
-
-    def named_sample_with_seed(n, seed):
-      return {"samples": sample_with_seed(n, seed)}
-
     self._signature_functions = dict(
-        log_prob=tf.function(named_log_prob, autograph=False),
-        sample=tf.function(named_sample, autograph=False),
-        sample_with_seed=tf.function(named_sample_with_seed, autograph=False))
+        log_prob=_named(log_prob, "log_prob"), sample=_named(sample, "samples"),
+        sample_with_seed=_named(sample_with_seed, "samples"))
+    if model.num_levels:
+      num_levels = model.num_levels
+
+      @tf.function(autograph=False, input_signature=sample.input_signature)
+      def sample_levels(n):
+        """int32 scalar n -> int32 `[n, *event_shape]` levels (stateful random)."""
+        return levels_of(sample(n), num_levels)
+
+      @tf.function(autograph=False, input_signature=sample_with_seed.input_signature)
+      def sample_levels_with_seed(n, seed):
+        """int32 scalar n, int32 `[2]` seed -> int32 `[n, *event_shape]` levels."""
+        return levels_of(sample_with_seed(n, seed), num_levels)
+
+      self.sample_levels = sample_levels
+      self.sample_levels_with_seed = sample_levels_with_seed
+      self._signature_functions.update(
+          sample_levels=_named(sample_levels, "levels"),
+          sample_levels_with_seed=_named(sample_levels_with_seed, "levels"))
 
   @property
   def signatures(self):
     """Serving signatures: one per endpoint, `log_prob` as the default."""
-    specs = dict(log_prob=self.log_prob.input_signature,
-                 sample=self.sample.input_signature,
-                 sample_with_seed=self.sample_with_seed.input_signature)
-    functions = {name: self._signature_functions[name].get_concrete_function(*spec)
-                 for name, spec in specs.items()}
+    functions = {
+        name: function.get_concrete_function(*getattr(self, name).input_signature)
+        for name, function in self._signature_functions.items()}
     return dict(serving_default=functions["log_prob"], **functions)
+
+
+def _named(endpoint, output_name):
+  """A `tf.function` returning `{output_name: endpoint(*args)}` (a serving signature)."""
+  return tf.function(lambda *args: {output_name: endpoint(*args)}, autograph=False)
 
 
 def _check_exportable(model):

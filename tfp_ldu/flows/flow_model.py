@@ -1,16 +1,19 @@
 """Base Keras model of every flow: p(x) = base(T(x)) |det dT/dx|, trained by `fit`."""
 import math
+import warnings
 
 import keras
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import samplers
 
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.layers.bijector_layer import _needs_initialization
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
+from tfp_ldu.layers.pixel_levels import level_problem
+from tfp_ldu.layers.pixel_levels import levels_of
 from tfp_ldu.layers.precision import flow_dtype_policy
+from tfp_ldu.random_seeds import stateless_seed
 from tfp_ldu.solvers.truncation import truncated_solves
 
 tfb = tfp.bijectors
@@ -41,7 +44,9 @@ class FlowModel(keras.Model):
   * `bijector` (evaluation mode) and `distribution`, a live
     `tfd.TransformedDistribution` that reads the current weights on every
     call, so it can be kept, trained through (`tfp.vi.fit_surrogate_posterior`)
-    and lists its `trainable_variables`;
+    and lists its `trainable_variables`; an int seed is stateless
+    everywhere (`sample(n, seed=1)` and `distribution.sample(n, seed=1)`
+    repeat their samples; `tfp_ldu.random_seeds.stateless_seed`);
   * `fit`: initialises data-dependent layers (ActNorm, ...) from the first
     batch, honours `sample_weight` without labels, and stops with
     `NonFiniteLossError` at the first non-finite loss or gradient, leaving
@@ -116,13 +121,25 @@ class FlowModel(keras.Model):
           f"build it with dtype='float32' (or under "
           f"keras.config.set_dtype_policy(tfp_ldu.layers.precision.flow_dtype_policy("
           f"'mixed_bfloat16'))).")
+    if dequantizer is not None and dequantizer.dtype_policy.variable_dtype != (
+        self.dtype_policy.variable_dtype):
+      if dequantizer.weights:
+        raise ValueError(
+            f"{type(self).__name__}: the dequantizer's weights are "
+            f"{dequantizer.dtype_policy.variable_dtype} but the model computes in "
+            f"{self.dtype_policy.variable_dtype}; build the dequantizer with "
+            f"dtype={self.dtype_policy.variable_dtype!r}.")
+      # A dequantiser without weights follows the model's dtype.
+      dequantizer.dtype_policy = self.dtype_policy
     self.dequantizer = dequantizer
     self.logit_alpha = None if logit_alpha is None else float(logit_alpha)
     self._preprocessing = ([] if self.logit_alpha is None else
                            [LogitPreprocessing(self.logit_alpha, name="logit",
                                                dtype=self.dtype_policy)])
     self._flow_layers = []
-    self._compiled = {}
+    # Not a dict: TensorFlow tracks dict attributes, and a tracked dict with
+    # tuple keys makes `model.export` / `tf.saved_model.save` refuse the model.
+    self._compiled = CompiledCalls()
 
   @property
   def event_size(self):
@@ -184,7 +201,7 @@ class FlowModel(keras.Model):
       del variables  # Passed so that the module tracks them; read by the layers.
       return self._distribution()
 
-    return tfp.experimental.util.DeferredModule(build, *[v.value for v in self.variables])
+    return _LiveDistribution(build, *[v.value for v in self.variables])
 
   def _as_input(self, x):
     """`x` as a `[N, *event_shape]` tensor of the compute dtype, or a clear error."""
@@ -232,7 +249,14 @@ class FlowModel(keras.Model):
     return self._distribution(training).log_prob(y) - log_q
 
   def log_prob(self, x):
-    """Per-example log-density `[N]` in nats of continuous data `x`."""
+    """Per-example log-density `[N]` in nats of continuous data `x`.
+
+    For images (with a dequantiser) this is the density of dequantised
+    pixels y = (x + u) / L, not of levels x: log P(x) >= log p(y) - D log L.
+    With the logit preprocessing the density lives on
+    (-alpha / (1 - 2 alpha), 1 + alpha / (1 - 2 alpha))^D, and events outside
+    it get -inf (`LogitPreprocessing`).
+    """
     x = self._as_input(x)
     if not tf.executing_eagerly():
       return self._evaluation_log_prob(x)
@@ -290,12 +314,10 @@ class FlowModel(keras.Model):
         log_weights = tf.cast(self._distribution(False).log_prob(y) - log_q, tf.float64)
         return tf.reduce_logsumexp(tf.reshape(log_weights, [count, -1]), axis=0)
 
-      key = ("importance_weighted", count, self.compute_dtype)
-      if key not in self._compiled:
-        self._compiled[key] = tf.function(
-            log_sum_of_weights, autograph=False,
-            input_signature=[tf.TensorSpec([None, *self.event_shape], self.compute_dtype)])
-      return self._compiled[key]
+      return self._compiled.get(
+          ("importance_weighted", count, self.compute_dtype),
+          lambda: tf.function(log_sum_of_weights, autograph=False, input_signature=[
+              tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]))
 
     total = None
     for start in range(0, num_samples, chunk):
@@ -304,15 +326,43 @@ class FlowModel(keras.Model):
     return total - math.log(num_samples)
 
   def sample(self, n, seed=None, temperature=1.0):
-    """`[n, *event_shape]` samples, drawn through the numeric inverses."""
+    """`[n, *event_shape]` samples, drawn through the numeric inverses.
+
+    `n` may also be a sample shape (`[2, 3]` gives `[2, 3, *event_shape]`,
+    TFP's convention); see `sample_with_diagnostics` for the arguments.
+    """
     return self.sample_with_diagnostics(n, seed, temperature)["samples"]
+
+  @property
+  def num_levels(self):
+    """L, the number of discrete levels per scalar (from the dequantiser), or None."""
+    return getattr(self.dequantizer, "num_levels", None)
+
+  def sample_levels(self, n, seed=None, temperature=1.0):
+    """int32 samples as discrete levels: floor(y L) clipped to [0, L - 1].
+
+    What a model of discrete data (images) generates: `sample` returns the
+    continuous y, whose support is not [0, 1) (the logit preprocessing's
+    support is a little wider, a Glow without it has all of R^D), while
+    these are the pixel values the sample grids show.  Arguments as `sample`.
+
+    Raises:
+      ValueError: for a model without a dequantiser (no number of levels).
+    """
+    if self.num_levels is None:
+      raise ValueError(f"{type(self).__name__}.sample_levels needs a dequantizer with "
+                       f"num_levels (a model of discrete data); use sample().")
+    return levels_of(self.sample(n, seed=seed, temperature=temperature), self.num_levels)
 
   def sample_with_diagnostics(self, n, seed=None, temperature=1.0):
     """Samples and the diagnostics of their numeric solves.
 
     Args:
-      n: number of samples (an int >= 0).
-      seed: None (stateful randomness) or a stateless seed (int or `[2]`).
+      n: number of samples (an int >= 0), or a sample shape (a sequence of
+        such ints): the outputs then have the shape `[*n, ...]`.
+      seed: None (stateful randomness) or a stateless seed: an int (the same
+        int gives the same samples, in any process) or an int32 `[2]` pair
+        (`tfp_ldu.random_seeds.stateless_seed`).
       temperature: T > 0; the latents are T times base samples (T < 1 gives
         the smoother samples of Glow's reduced-temperature figures).
 
@@ -321,8 +371,15 @@ class FlowModel(keras.Model):
       `max_iterations` (largest iteration count of any numeric inverse) and
       `num_unconverged` (problems that hit an iteration cap).
     """
+    sample_shape = _sample_shape(n, f"{type(self).__name__}.sample")
+    if sample_shape is not None:
+      result = self.sample_with_diagnostics(math.prod(sample_shape), seed, temperature)
+      for name in ("samples", "latents"):
+        result[name] = tf.reshape(result[name],
+                                  [*sample_shape, *result[name].shape[1:]])
+      return result
     n = _sample_count(n, f"{type(self).__name__}.sample")
-    seed = None if seed is None else samplers.sanitize_seed(seed)
+    seed = stateless_seed(seed)
     if not tf.is_tensor(temperature) and not float(temperature) > 0:
       raise ValueError(f"{type(self).__name__}.sample: temperature must be > 0; got "
                        f"{temperature!r}.")
@@ -331,8 +388,7 @@ class FlowModel(keras.Model):
       return self._sample_with_diagnostics(n, seed, temperature)
     if seed is None:
       return self._compiled_function("sample")(n, tf.zeros([], tf.int32), temperature)
-    return self._compiled_function("sample", seeded=True)(n, tf.cast(seed, tf.int32),
-                                                          temperature)
+    return self._compiled_function("sample", seeded=True)(n, seed, temperature)
 
   def _sample_with_diagnostics(self, n, seed, temperature=1.0):
     latents = self.base_distribution().sample(n, seed=seed) * temperature
@@ -384,7 +440,11 @@ class FlowModel(keras.Model):
                 num_unconverged=solved.num_unconverged)
 
   def _evaluation_log_prob(self, x):
-    return self._distribution(False).log_prob(x)
+    log_prob = self._distribution(False).log_prob(x)
+    for layer in self._preprocessing:  # Outside the logit's support: density 0.
+      outside = layer.outside_support(x, len(self.event_shape))
+      log_prob = tf.where(outside, tf.constant(-np.inf, log_prob.dtype), log_prob)
+    return log_prob
 
   def _unseeded_sample_with_diagnostics(self, n, seed, temperature):
     del seed
@@ -396,8 +456,7 @@ class FlowModel(keras.Model):
     The library's loops are explicit `tf.while_loop`s, so AutoGraph is off:
     it would only re-parse the sources on every trace.
     """
-    key = (kind, seeded, self.compute_dtype)
-    if key not in self._compiled:
+    def build():
       count_and_seed = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
       temperature = tf.TensorSpec([], self.compute_dtype)
       data = tf.TensorSpec([None, *self.event_shape], self.compute_dtype)
@@ -411,9 +470,9 @@ class FlowModel(keras.Model):
       else:
         python_function = self._unseeded_sample_with_diagnostics
         signature = [count_and_seed[0], tf.TensorSpec(None, tf.int32), temperature]
-      self._compiled[key] = tf.function(python_function, input_signature=signature,
-                                        autograph=False)
-    return self._compiled[key]
+      return tf.function(python_function, input_signature=signature, autograph=False)
+
+    return self._compiled.get((kind, seeded, self.compute_dtype), build)
 
   # ---- training ----------------------------------------------------------
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
@@ -440,11 +499,9 @@ class FlowModel(keras.Model):
     x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
     loss_and_gradients = self._loss_and_gradients
     if getattr(self, "replica_jit_compile", False):
-      key = ("loss_and_gradients", "xla")
-      if key not in self._compiled:
-        self._compiled[key] = tf.function(self._loss_and_gradients, jit_compile=True,
-                                          autograph=False)
-      loss_and_gradients = self._compiled[key]
+      loss_and_gradients = self._compiled.get(
+          ("loss_and_gradients", "xla"),
+          lambda: tf.function(self._loss_and_gradients, jit_compile=True, autograph=False))
     loss, y_pred, gradients = loss_and_gradients(x, y, sample_weight)
     num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
     self._loss_tracker.update_state(loss * tf.cast(num_replicas, loss.dtype),
@@ -492,6 +549,27 @@ class FlowModel(keras.Model):
         layer.initialize(h)
       h = layer.bijector().inverse(h)
 
+  def check_levels(self, x):
+    """Raises a `ValueError` unless `x` holds integer levels in [0, L) (with a dequantiser).
+
+    `fit` runs it on array inputs (and on a dataset's first batch) before
+    training, since XLA drops the dequantiser's graph assertions.  Warns when
+    the data use fewer than a quarter of the L levels (e.g. 17-level digits
+    under the default L = 256), since bits/dim depend on L.
+    """
+    if self.num_levels is None:
+      return
+    values = keras.ops.convert_to_numpy(x) if tf.is_tensor(x) else np.asarray(x)
+    problem = level_problem(values, self.num_levels)
+    if problem:
+      raise ValueError(f"{type(self).__name__}: {problem}")
+    if values.size and np.max(values) + 1 <= self.num_levels // 4:
+      warnings.warn(
+          f"{type(self).__name__}: the data use levels up to {int(np.max(values))} of "
+          f"num_levels={self.num_levels}; if the data have {int(np.max(values)) + 1} "
+          f"levels, pass num_levels={int(np.max(values)) + 1} (bits/dim depend on it).",
+          stacklevel=3)
+
   @property
   def needs_initialization(self):
     """True while a layer (or the dequantiser) waits for data-dependent initialisation."""
@@ -524,9 +602,11 @@ class FlowModel(keras.Model):
       # unknown event dimension, and XLA drops run-time assertions.
       data = x if tf.is_tensor(x) else np.asarray(x)
       self._as_input(data[:1])
+      self.check_levels(data)
     if self.needs_initialization:
       if initialization_batch is None:
         initialization_batch = _first_batch(x, batch_size, self.distribute_strategy)
+      self.check_levels(initialization_batch)
       self.initialize(initialization_batch)
     if self.distribute_strategy.num_replicas_in_sync > 1 and self.jit_compile:
       self.jit_compile = False
@@ -576,6 +656,34 @@ class FlowModel(keras.Model):
     return cls(**config)
 
 
+class CompiledCalls:
+  """A cache of the model's compiled `tf.function`s, keyed by tuples.
+
+  A plain object rather than a dict attribute: TensorFlow's object tracking
+  wraps dicts assigned to a Keras model, and a wrapped dict with non-string
+  keys cannot be saved, so `model.export(path)` and
+  `tf.saved_model.save(model, path)` failed once `log_prob` or `sample` had
+  run.  The cached functions are rebuilt on demand and are not part of the
+  model's state.
+  """
+
+  def __init__(self):
+    self._functions = {}
+
+  def get(self, key, build):
+    """The function cached under `key`, built by `build()` the first time."""
+    if key not in self._functions:
+      self._functions[key] = build()
+    return self._functions[key]
+
+  def __getitem__(self, key):
+    return self._functions[key]
+
+  def values(self):
+    """The cached functions."""
+    return self._functions.values()
+
+
 class _StopOnNonFiniteLoss(keras.callbacks.Callback):
   """Raises `NonFiniteLossError` after a step whose loss was NaN or inf."""
 
@@ -604,7 +712,9 @@ def _apply_if_finite(optimizer, gradients, variables, finite):
     optimizer.apply_gradients(pairs)
     return tf.constant(True)
 
-  if (replica_context is None or strategy.num_replicas_in_sync == 1
+  # Under a strategy, even with one replica, `apply_gradients` calls
+  # `merge_call`, which a `tf.cond` branch cannot.
+  if (replica_context is None or not tf.distribute.has_strategy()
       or tf.__internal__.distribute.strategy_supports_no_merge_call()):
     tf.cond(finite, apply, lambda: tf.constant(False))
     return
@@ -643,6 +753,36 @@ def _as_shape(shape, what, owner):
     raise ValueError(f"{owner}: {what} must be a positive int or a tuple of positive "
                      f"ints; got {shape!r}.")
   return dims
+
+
+def _sample_shape(n, owner):
+  """The sample shape as a tuple of ints if `n` is a sequence, else None."""
+  if tf.is_tensor(n) and not tf.executing_eagerly():
+    return None
+  value = keras.ops.convert_to_numpy(n) if tf.is_tensor(n) else np.asarray(n, dtype=object)
+  if value.ndim != 1:
+    return None
+  for count in value:
+    _sample_count(count, owner)
+  return tuple(int(count) for count in value)
+
+
+class _LiveDistribution(tfp.experimental.util.DeferredModule):
+  """`FlowModel.distribution`: a `DeferredModule` whose int seeds are stateless.
+
+  TFP takes an int seed as a stateful op seed; the model's samplers promise
+  that the same int gives the same samples, and so does this distribution.
+  """
+
+  def sample(self, sample_shape=(), seed=None, name="sample", **kwargs):
+    return self._build_module().sample(sample_shape, seed=stateless_seed(seed), name=name,
+                                       **kwargs)
+
+  def experimental_sample_and_log_prob(self, sample_shape=(), seed=None, name=None,
+                                       **kwargs):
+    return self._build_module().experimental_sample_and_log_prob(
+        sample_shape, seed=stateless_seed(seed), name=name or "sample_and_log_prob",
+        **kwargs)
 
 
 def _sample_count(n, owner):

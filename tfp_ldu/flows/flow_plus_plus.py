@@ -15,7 +15,7 @@ from tfp_ldu.layers.squeeze_layer import SqueezeLayer
 from tfp_ldu.layers.uniform_dequantizer import UniformDequantizer
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 
-__all__ = ["FlowPlusPlus", "PRESETS"]
+__all__ = ["FlowPlusPlus", "PRESETS", "default_preset"]
 
 # Architecture presets.  "paper": Flow++ on CIFAR-10 (run_cifar.py: F = 96,
 # 10 blocks, K = 32, 4 heads, dropout 0.2; dequantiser 4 couplings of F = 96,
@@ -34,6 +34,19 @@ PRESETS = {
                                    context_filters=16, num_context_blocks=1)),
 }
 
+
+# The smallest images (H * W) for which `preset=None` means "paper".
+PAPER_PRESET_MIN_PIXELS = 32 * 32
+
+
+def default_preset(image_shape):
+  """`preset=None`: "paper" for images of 32 x 32 pixels or more, "small" below.
+
+  The paper's preset has 27 million weights even on an 8 x 8 image, far
+  more than such data can use.
+  """
+  height, width = image_shape[:2]
+  return "paper" if height * width >= PAPER_PRESET_MIN_PIXELS else "small"
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
@@ -69,7 +82,8 @@ class FlowPlusPlus(FlowModel):
   K-sample estimate Flow++ reports (K = 4096); `log_prob` is the density of
   dequantised y; `sample` solves every coupling by bisection.
 
-  Presets (`PRESETS`): "paper" (also what `preset=None` fills in) and "small"
+  Presets (`PRESETS`): "paper" (what `preset=None` fills in for images of
+  32 x 32 pixels or more) and "small" (`preset=None` below that)
   (F = 32, 2 blocks, K = 4, no attention; dequantiser of 2 couplings with
   F = 16, 1 block, K = 4 on a 16-channel context; 539,967 weights on 8x8x1),
   which trains on the digits (8x8x1, 17 levels) on a 2-core CPU in about 4-5 s
@@ -87,9 +101,12 @@ class FlowPlusPlus(FlowModel):
       (fewer make CPU tests compile faster; each stage may be 0).
     dequantization: "variational" (`VariationalDequantizer`) or "uniform"
       (`UniformDequantizer`).
-    num_levels: L, the number of discrete levels per scalar.
+    num_levels: L, the number of discrete levels per scalar (default 256,
+      8-bit images: pass the data's own count, e.g. 17 for scikit-learn's
+      digits; bits/dim depend on it, and `fit` warns when the data use
+      fewer than a quarter of the levels).
     logit_alpha: of the logit preprocessing (None: none).
-    preset: None, "paper" or "small".
+    preset: "paper", "small", or None (by image size, `default_preset`).
     dequantizer_options: dict overriding the preset's `VariationalDequantizer`
       arguments (num_couplings, filters, num_blocks, num_mixtures, num_heads,
       attention, context_filters, num_context_blocks); its dropout is `dropout`.
@@ -106,7 +123,8 @@ class FlowPlusPlus(FlowModel):
   model.fit(x.astype("float32"), batch_size=32, epochs=1, verbose=0)  # minutes to compile
   model(x[:4])                                            # [4] bound, nats
   model.importance_weighted_log_likelihood(x[:4], 8)      # [4] tighter, float64
-  model.sample(2, seed=1)                                 # [2, 8, 8, 1] in [0, 1)
+  model.sample(2, seed=1)              # [2, 8, 8, 1] y, in the logit's support (-0.056, 1.056)
+  model.sample_levels(2, seed=1)       # [2, 8, 8, 1] int32 levels in {0, ..., 16}
   ```
 
   #### References
@@ -134,7 +152,7 @@ class FlowPlusPlus(FlowModel):
     latent_shape = squeezed_shape(event_shape, "FlowPlusPlus")
     super().__init__(event_shape, latent_shape=latent_shape, logit_alpha=logit_alpha,
                      **kwargs)
-    chosen = copy.deepcopy(PRESETS[preset or "paper"])
+    chosen = copy.deepcopy(PRESETS[preset or default_preset(event_shape)])
     given = dict(num_mixtures=num_mixtures, filters=filters, num_blocks=num_blocks,
                  num_heads=num_heads, dropout=dropout, attention=attention)
     chosen.update({key: value for key, value in given.items() if value is not None})
@@ -152,7 +170,7 @@ class FlowPlusPlus(FlowModel):
     self.dropout = float(chosen["dropout"])
     self.attention = bool(chosen["attention"])
     self.dequantization = dequantization
-    self.num_levels = int(num_levels)
+    num_levels = int(num_levels)
     self.dequantizer_options = dict(chosen["dequantizer"])
     self.seed = None if seed is None else int(seed)
     self.min_log_scale = float(min_log_scale)
@@ -160,11 +178,11 @@ class FlowPlusPlus(FlowModel):
     self.num_halvings = int(num_halvings)
     if self.dequantization == "variational":
       self.dequantizer = VariationalDequantizer(
-          self.event_shape, num_levels=self.num_levels, dropout=self.dropout,
+          self.event_shape, num_levels=num_levels, dropout=self.dropout,
           seed=self.seed, name="dequantizer", dtype=self.dtype_policy,
           **self.dequantizer_options)
     else:
-      self.dequantizer = UniformDequantizer(self.num_levels, event_ndims=3, seed=self.seed,
+      self.dequantizer = UniformDequantizer(num_levels, event_ndims=3, seed=self.seed,
                                             name="dequantizer", dtype=self.dtype_policy)
     self._rng = np.random.default_rng(self.seed)
     layers = []

@@ -1,5 +1,6 @@
 """The logit transform of dequantised pixels, as a flow layer with its log-det."""
 import keras
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_ldu.layers.bijector_layer import BijectorLayer
@@ -21,6 +22,13 @@ class LogitPreprocessing(BijectorLayer):
   is computed from (`tfp_ldu.bits_per_dim`).  alpha keeps the logit finite at
   y = 0: 1e-6 for MNIST and 0.05 for CIFAR-10 in the MAF code.  No weights.
 
+  Support: the map is defined for p_i in (0, 1), i.e. for y_i in
+  (-alpha / (1 - 2 alpha), 1 + alpha / (1 - 2 alpha)) — a little wider than
+  [0, 1) (with alpha = 0.05: (-0.0556, 1.0556)).  A flow that starts with it
+  has its density there, so its samples fall slightly outside [0, 1) too;
+  `outside_support(y)` tells which events lie beyond it (their density is 0,
+  `FlowModel.log_prob` returns -inf for them).
+
   #### References
 
   [1] Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP.
@@ -37,10 +45,18 @@ class LogitPreprocessing(BijectorLayer):
     self.built = True
 
   def bijector(self, training=None):
-    """latent -> data: y = (sigmoid(h) - alpha) / (1 - 2 alpha)."""
+    """latent -> data: y = (sigmoid(h) - alpha) / (1 - 2 alpha), in the layer's dtype."""
     del training
-    return tfb.Chain([tfb.Scale(1.0 / (1.0 - 2.0 * self.alpha)), tfb.Shift(-self.alpha),
-                      tfb.Sigmoid()], name="logit_preprocessing")
+    dtype = self.compute_dtype
+    return tfb.Chain([tfb.Scale(tf.constant(1.0 / (1.0 - 2.0 * self.alpha), dtype)),
+                      tfb.Shift(tf.constant(-self.alpha, dtype)), tfb.Sigmoid()],
+                     name="logit_preprocessing")
+
+  def outside_support(self, y, event_ndims):
+    """`[N]` bool: some y_i of the event lies outside the open support (see above)."""
+    margin = self.alpha / (1.0 - 2.0 * self.alpha)
+    outside = tf.logical_or(y <= tf.cast(-margin, y.dtype), y >= tf.cast(1. + margin, y.dtype))
+    return tf.reduce_any(outside, axis=list(range(-event_ndims, 0)))
 
   def get_config(self):
     return {**super().get_config(), "alpha": self.alpha}

@@ -4,6 +4,8 @@ import math
 import keras
 import tensorflow as tf
 
+from tfp_ldu.layers.pixel_levels import assert_levels
+
 __all__ = ["UniformDequantizer"]
 
 
@@ -21,7 +23,9 @@ class UniformDequantizer(keras.layers.Layer):
   which is what `FlowModel.call` returns with this dequantiser: its negative
   divided by D ln 2 is the usual bits/dim (a uniform p on [0, 1)^D gives
   exactly log2 L bits/dim).  The noise comes from a `keras.random.SeedGenerator`
-  (its state advances inside compiled `fit` steps).  This is the
+  (its state advances inside compiled `fit` steps).  Input that is not
+  integer levels in [0, L) fails a graph assertion
+  (`tfp_ldu.layers.pixel_levels`).  This is the
   dequantiser interface: `call(x, training) -> (y, log_q)` with x, y of shape
   `[N, *event_shape]` and log_q of shape `[N]`; a variational dequantiser
   (Flow++) has the same interface with a learned q.
@@ -54,7 +58,8 @@ class UniformDequantizer(keras.layers.Layer):
 
   def call(self, x, training=None):
     del training
-    x = tf.convert_to_tensor(x, self.compute_dtype)
+    x = assert_levels(tf.convert_to_tensor(x, self.compute_dtype), self.num_levels,
+                      type(self).__name__)
     noise = keras.random.uniform(tf.shape(x), dtype=x.dtype, seed=self.seed_generator)
     y = (x + noise) / self.num_levels
     event_size = tf.reduce_prod(tf.shape(x)[tf.rank(x) - self.event_ndims:])

@@ -11,6 +11,7 @@ from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
     ImageMixtureLogisticCouplingLayer)
 from tfp_ldu.layers.invertible_conv1x1 import InvertibleConv1x1
+from tfp_ldu.layers.pixel_levels import assert_levels
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_conv_attention import GatedConvContextNet
 
@@ -150,7 +151,8 @@ class VariationalDequantizer(keras.layers.Layer):
     return tf.sigmoid(h), log_q
 
   def call(self, x, training=None):
-    x = tf.convert_to_tensor(x, self.compute_dtype)
+    x = assert_levels(tf.convert_to_tensor(x, self.compute_dtype), self.num_levels,
+                      type(self).__name__)
     u, log_q = self.noise_log_prob(x, self._noise(x), training)
     return (x + u) / self.num_levels, log_q + self.event_size * math.log(self.num_levels)
 

@@ -6,7 +6,7 @@ from train.datasets.maf_archive import download
 
 
 def main(argv=None) -> None:
-  """Parses `--data-dir`, `--url`, `--force` and runs `download`."""
+  """Parses `--data-dir`, `--url`, `--md5`, `--force` and runs `download`."""
   parser = argparse.ArgumentParser(
       prog="python -m train.datasets",
       description="Download and unpack the MAF tabular benchmarks (Zenodo "
@@ -16,10 +16,14 @@ def main(argv=None) -> None:
                            "~/.tfp_ldu/data)")
   parser.add_argument("--url", default=layout.DEFAULT_URL,
                       help="archive URL (default: %(default)s)")
+  parser.add_argument("--md5", default=layout.ARCHIVE_MD5,
+                      help="expected MD5 of the archive (default: Zenodo's published "
+                           "%(default)s); 'none' skips the check")
   parser.add_argument("--force", action="store_true",
                       help="download even if every file is present")
   args = parser.parse_args(argv)
-  print(download(args.data_dir, url=args.url, force=args.force))
+  md5 = None if args.md5.lower() == "none" else args.md5
+  print(download(args.data_dir, url=args.url, force=args.force, md5=md5))
 
 
 if __name__ == "__main__":

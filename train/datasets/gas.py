@@ -11,16 +11,19 @@ Preprocessing of the reference MAF code (`datasets/gas.py`), step by step:
      validation, without shuffling.
 Sizes on the real file: 852,174 / 94,685 / 105,206 rows.
 
-The archive's pickle was written in 2017 by an old pandas.  `pd.read_pickle`
-is the reference's reader and keeps compatibility shims for old pickles;
-if the installed pandas can no longer read it, the error says how to
-re-save the file once with an older pandas.
+The archive's pickle was written in 2017 by an old pandas.  It is read by a
+restricted unpickler (`train.datasets.safe_pickle.restricted_frame_load`)
+that rebuilds only a plain DataFrame and refuses any other global, so a
+tampered file cannot run code; pandas' compatibility renames of older
+classes still apply.  If the installed pandas can no longer read the file,
+the error says how to re-save it once with an older pandas.
 """
 import numpy as np
 import pandas as pd
 
 from train.datasets import checks
 from train.datasets import layout
+from train.datasets import safe_pickle
 from train.datasets import splits
 from train.datasets.tabular_data import TabularData
 
@@ -30,26 +33,30 @@ CORRELATION_THRESHOLD = 0.98
 
 
 def read_gas_pickle(path: str) -> pd.DataFrame:
-  """Unpickles the GAS DataFrame, explaining pandas-version failures.
+  """Unpickles the GAS DataFrame without running code, explaining failures.
 
   Args:
-    path: the pickle file (trusted: the MAF archive's own file).
+    path: the pickle file.
 
   Returns:
     The DataFrame as stored.
 
   Raises:
-    ValueError: the file is not a readable DataFrame pickle.
+    ValueError: the file refers to anything but a plain DataFrame's parts
+      (e.g. a code-running payload: refused before it is imported), or is not
+      a readable DataFrame pickle.
   """
-  try:
-    frame = pd.read_pickle(path)
-  except Exception as error:  # Unpickling old objects fails in many ways.
-    raise ValueError(
-        f"{path}: pandas {pd.__version__} could not unpickle the GAS "
-        f"DataFrame ({type(error).__name__}: {error}).  The MAF archive's "
-        f"file was written by an old pandas; re-save it once from an "
-        f"environment with pandas 1.x (`pd.read_pickle(p).to_pickle(p)`), "
-        f"whose pickles current pandas reads.") from error
+  with open(path, "rb") as stream:
+    try:
+      frame = safe_pickle.restricted_frame_load(stream, path)
+    except ValueError as error:
+      if isinstance(error.__cause__, safe_pickle.UnsafePickleError):
+        raise
+      raise ValueError(
+          f"{error}  pandas {pd.__version__} could not unpickle the GAS DataFrame.  "
+          f"The MAF archive's file was written by an old pandas; re-save it once "
+          f"from an environment with pandas 1.x (`pd.read_pickle(p).to_pickle(p)`, "
+          f"on a file you trust), whose pickles current pandas reads.") from error
   if not isinstance(frame, pd.DataFrame):
     raise ValueError(f"{path}: expected a pickled pandas DataFrame, got "
                      f"{type(frame).__name__}.")

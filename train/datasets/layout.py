@@ -9,6 +9,8 @@ has been unpacked, e.g. `<data_dir>/power/data.npy`.
 import os
 
 DEFAULT_URL = "https://zenodo.org/record/1161203/files/data.tar.gz"
+# The MD5 checksum Zenodo publishes for that file (record 1161203).
+ARCHIVE_MD5 = "9b9c9b0375315ad270eba4ce80c093ab"
 
 # Environment variable that overrides the default data directory.
 DATA_DIR_ENV = "TFP_LDU_DATA_DIR"

@@ -1,7 +1,8 @@
 """Fetches and safely unpacks the MAF archive of the tabular benchmarks.
 
 `download(data_dir)` streams `data.tar.gz` (Zenodo record 1161203) with
-urllib, showing progress on stderr, checks that it is a gzip-compressed tar
+urllib, showing progress on stderr, checks its MD5 against the checksum
+Zenodo publishes (`layout.ARCHIVE_MD5`) and that it is a gzip-compressed tar
 archive, and unpacks it into `data_dir` in the layout the loaders read
 (`power/data.npy`, `gas/ethylene_CO.pickle`, ...): the archive's single
 top-level folder (`data/`) is stripped.  Every member is checked before
@@ -10,6 +11,7 @@ anything is written: only regular files and folders, no absolute paths, no
 
 Command line: `python -m train.datasets --data-dir DIR`.
 """
+import hashlib
 import os
 import shutil
 import sys
@@ -133,6 +135,25 @@ def safe_targets(archive: tarfile.TarFile, root: str, source: str) -> list:
   return targets
 
 
+def file_md5(path: str) -> str:
+  """The hexadecimal MD5 digest of the file at `path`."""
+  digest = hashlib.md5(usedforsecurity=False)
+  with open(path, "rb") as stream:
+    while chunk := stream.read(CHUNK_BYTES):
+      digest.update(chunk)
+  return digest.hexdigest()
+
+
+def verify_md5(path: str, expected: str, source: str) -> None:
+  """Raises a `ValueError` unless the file's MD5 is `expected` (hex, any case)."""
+  found = file_md5(path)
+  if found != expected.lower():
+    raise ValueError(f"{source}: the download's MD5 is {found}, not the published "
+                     f"{expected.lower()}; it is corrupted or not the MAF archive, so "
+                     f"nothing was unpacked.  Try again, or pass md5=None (--md5 none) "
+                     f"for a different archive you trust.")
+
+
 def extract(archive_path: str, root: str, source: str) -> None:
   """Verifies that `archive_path` is a gzip tar and unpacks it into `root`.
 
@@ -159,7 +180,7 @@ def extract(archive_path: str, root: str, source: str) -> None:
 
 
 def download(data_dir=None, url: str = layout.DEFAULT_URL, force: bool = False,
-             progress: bool = True) -> str:
+             progress: bool = True, md5=layout.ARCHIVE_MD5) -> str:
   """Downloads the MAF archive and unpacks it into the loaders' layout.
 
   Args:
@@ -168,13 +189,15 @@ def download(data_dir=None, url: str = layout.DEFAULT_URL, force: bool = False,
     url: archive URL; tests pass a local `file://` URL.
     force: download even if every expected file is already present.
     progress: show download progress on stderr.
+    md5: expected MD5 of the archive (default: the one Zenodo publishes for
+      the MAF archive); None skips the check, for another archive.
 
   Returns:
     The absolute data directory.
 
   Raises:
-    ValueError: the download is not a gzip tar, holds unsafe members, or
-      lacks some of the expected files.
+    ValueError: the download's MD5 differs from `md5`, it is not a gzip
+      tar, holds unsafe members, or lacks some of the expected files.
     urllib.error.URLError: the URL cannot be fetched.
   """
   root = layout.resolve_data_dir(data_dir)
@@ -187,6 +210,8 @@ def download(data_dir=None, url: str = layout.DEFAULT_URL, force: bool = False,
   try:
     with open(archive_path, "wb") as partial:
       fetch(url, partial, progress)
+    if md5 is not None:
+      verify_md5(archive_path, md5, url)
     extract(archive_path, root, source=url)
   finally:
     os.remove(archive_path)

@@ -1,6 +1,7 @@
-"""Unpickling that can only rebuild numpy arrays and plain Python values.
+"""Unpickling that can only rebuild numpy arrays, plain DataFrames and plain values.
 
-The MAF archive's `mnist/mnist.pkl.gz` and the CIFAR-10 batches are pickles.
+The MAF archive's `mnist/mnist.pkl.gz`, its `gas/ethylene_CO.pickle` (a pandas
+DataFrame) and the CIFAR-10 batches are pickles.
 `pickle.load` would run whatever a tampered file asks for (e.g.
 `os.system`), so these files are read with `RestrictedUnpickler`, which
 resolves only the globals needed to rebuild:
@@ -18,6 +19,13 @@ lists, dicts, tuples, str, int, float, bool and None need no globals.  Any
 other global is refused with `UnsafePickleError` before it is imported.
 Python 2 strings are decoded as latin-1, the encoding the archive's files
 need under Python 3.
+
+`restricted_frame_load` reads a pickled pandas DataFrame the same way: it
+goes through pandas' own compatibility unpickler (which renames the classes
+of older pandas versions) but resolves, besides the globals above, only the
+pandas names that rebuild a DataFrame of plain columns
+(`_PANDAS_FRAME_GLOBALS`: the frame, its block manager and blocks, its
+indexes and string arrays, and `slice`).
 """
 import codecs
 import pickle
@@ -31,7 +39,8 @@ except ImportError:  # numpy 1.x
   from numpy.core import multiarray as _multiarray
   from numpy.core import numeric as _numeric
 
-__all__ = ["UnsafePickleError", "RestrictedUnpickler", "restricted_load"]
+__all__ = ["UnsafePickleError", "RestrictedUnpickler", "restricted_load",
+           "restricted_frame_load"]
 
 _LATIN1 = codecs.lookup("latin1").name
 
@@ -67,6 +76,14 @@ for _core in ("numpy.core", "numpy._core"):
   _ALLOWED_GLOBALS[(f"{_core}.numeric", "_frombuffer")] = _numeric._frombuffer
 
 
+def _refuse(module, name):
+  return UnsafePickleError(
+      f"refusing to unpickle the global {module}.{name}: dataset pickles "
+      f"may only hold numpy arrays, plain pandas DataFrames, lists, dicts, tuples, "
+      f"str, bytes, int and float.  The file is corrupted or is not the dataset "
+      f"file; do not load it with plain pickle.")
+
+
 class RestrictedUnpickler(pickle.Unpickler):
   """A `pickle.Unpickler` that resolves only the allow-listed globals.
 
@@ -79,11 +96,7 @@ class RestrictedUnpickler(pickle.Unpickler):
     try:
       return _ALLOWED_GLOBALS[(module, name)]
     except KeyError:
-      raise UnsafePickleError(
-          f"refusing to unpickle the global {module}.{name}: dataset pickles "
-          f"may only hold numpy arrays, lists, dicts, tuples, str, bytes, int "
-          f"and float.  The file is corrupted or is not the dataset file; do "
-          f"not load it with plain pickle.") from None
+      raise _refuse(module, name) from None
 
   def persistent_load(self, pid):
     raise UnsafePickleError("refusing a persistent id: dataset pickles have "
@@ -115,3 +128,71 @@ def restricted_load(stream, source: str):
     raise ValueError(
         f"{source}: not a readable pickle ({type(error).__name__}: {error}); "
         f"the file is truncated or corrupted.  Download it again.") from error
+
+
+# (module, name) of the pandas objects a plain DataFrame pickle refers to,
+# after pandas' renaming of older locations (`pickle_compat`).
+_PANDAS_FRAME_GLOBALS = {
+    ("pandas", "DataFrame"), ("pandas.core.frame", "DataFrame"),
+    ("pandas.core.internals.managers", "BlockManager"),
+    ("pandas.core.internals", "BlockManager"),
+    ("pandas._libs.internals", "_unpickle_block"),
+    ("pandas.core.indexes.base", "_new_Index"), ("pandas.core.indexes.base", "Index"),
+    ("pandas", "Index"), ("pandas", "RangeIndex"),
+    ("pandas.core.indexes.range", "RangeIndex"),
+    ("pandas._libs.arrays", "__pyx_unpickle_NDArrayBacked"),
+    ("pandas.arrays", "StringArray"), ("pandas.core.arrays.string_", "StringArray"),
+    ("pandas", "StringDtype"), ("pandas.core.arrays.string_", "StringDtype"),
+    ("builtins", "slice"), ("__builtin__", "slice"),
+}
+
+
+def _frame_unpickler_class():
+  """A subclass of pandas' compatibility unpickler that resolves only allowed globals."""
+  from pandas.compat import pickle_compat  # pylint: disable=import-outside-toplevel
+
+  renamed = getattr(pickle_compat, "_class_locations_map", {})
+
+  class RestrictedFrameUnpickler(pickle_compat.Unpickler):
+    """`pickle_compat.Unpickler` limited to `_PANDAS_FRAME_GLOBALS` and numpy data."""
+
+    def find_class(self, module, name):
+      if (module, name) in _ALLOWED_GLOBALS:
+        return _ALLOWED_GLOBALS[(module, name)]
+      target = renamed.get((module, name), (module, name))
+      if target not in _PANDAS_FRAME_GLOBALS:
+        raise _refuse(module, name)
+      return super().find_class(module, name)
+
+    def persistent_load(self, pid):
+      raise UnsafePickleError("refusing a persistent id: dataset pickles have none.")
+
+  return RestrictedFrameUnpickler
+
+
+def restricted_frame_load(stream, source: str):
+  """Unpickles one pandas DataFrame (or plain data) without running foreign code.
+
+  Args:
+    stream: an open binary file.
+    source: the file's path, for error messages.
+
+  Returns:
+    The unpickled object.
+
+  Raises:
+    ValueError: naming `source`, for a global outside the allow-list (nothing
+      is imported or called for it; `__cause__` is the `UnsafePickleError`)
+      or a pickle that cannot be read.
+  """
+  try:
+    return _frame_unpickler_class()(stream, encoding="latin1").load()
+  except UnsafePickleError as error:
+    raise ValueError(f"{source}: {error}") from error
+  except MemoryError:
+    raise
+  except Exception as error:  # Garbled or old pickles fail in many ways.
+    raise ValueError(
+        f"{source}: not a readable DataFrame pickle ({type(error).__name__}: {error}); "
+        f"the file is truncated or corrupted, or was written by a pandas too old for "
+        f"the installed one.") from error
