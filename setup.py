@@ -32,5 +32,5 @@ setup(
     ],
     # pytest-xdist: the README's test command runs the suite on every core.
     extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
-    entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:main"]},
+    entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:cli"]},
 )

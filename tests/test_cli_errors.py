@@ -12,6 +12,7 @@ import math
 import os
 import shlex
 import signal
+import shutil
 import subprocess
 import sys
 import time
@@ -249,3 +250,49 @@ def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path):
     resumed.wait(timeout=60)
   assert (f"Resuming {out} after epoch {state['epoch']} (step {state['step']})."
           in (tmp_path / "resumed.out").read_text())
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--temperature", "0.5"], "--temperature sets the temperature of the image sample "
+                               "grid; --dataset moons is not an image data set."),
+    (["--dataset", "digits", "--data-dir", "somewhere"],
+     "--data-dir: --dataset digits is built in and reads no files;"),
+    (["--dataset", "8gaussians", "--download"],
+     "--download: --dataset 8gaussians is built in and reads no files;"),
+])
+def test_flags_that_do_not_apply_to_the_dataset_are_refused(capsys, tmp_path, flags, message):
+  code, _, err = exit_of_main(capsys, TINY + flags + ["--out", str(tmp_path / "run")])
+  assert code == 2 and "Traceback" not in err
+  assert message in err.splitlines()[-1]
+
+
+def test_a_huge_step_budget_is_one_error_line(capsys, tmp_path):
+  code, _, err = exit_of_main(capsys, TINY + ["--steps", "99999999999999",
+                                              "--out", str(tmp_path / "run")])
+  assert_usage_error(code, err, "the run would take 100,000,000,000,472 steps, more than "
+                     "2,147,483,647; pass a smaller --steps or --epochs.")
+
+
+def test_console_script_exits_0_with_one_log_line_per_epoch(tmp_path):
+  """`tfp-ldu-fit` as installed (or its entry point, as the console wrapper calls it)
+  exits 0 after a good run, and its redirected log holds no progress-bar codes."""
+  script = shutil.which("tfp-ldu-fit")
+  flags = [flag for flag in TINY if flag not in ("--verbose", "0")]
+  flags += ["--steps", "30", "--epochs", "4", "--out", str(tmp_path / "run")]
+  if script is not None:
+    command = [script, *flags]
+  else:  # Not installed as a script: what the console wrapper does.
+    command = [sys.executable, "-c",
+               "import sys; from importlib.metadata import entry_points; "
+               "main = [e for e in entry_points(group='console_scripts') "
+               "if e.name == 'tfp-ldu-fit'][0].load(); sys.exit(main())", *flags]
+  environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+  result = subprocess.run(command, cwd=tmp_path, env=environment, capture_output=True,
+                          text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert "test_log_likelihood" not in result.stderr  # No metrics dict dumped.
+  assert "\x1b[" not in result.stdout and "\r" not in result.stdout
+  epoch_lines = [line for line in result.stdout.splitlines() if "val_loss" in line]
+  assert len(epoch_lines) == 4
+  assert "--steps 30: running 32 steps, 4 epochs of 8" in result.stdout
+  assert f"Outputs in {tmp_path / 'run'}." in result.stdout

@@ -97,6 +97,17 @@ def test_gas_drops_correlated_sensors_and_standardizes(tmp_path):
   assert_standardized(everything, ddof=1)
 
 
+@pytest.mark.parametrize("name, relative", [("power", "power/data.npy"),
+                                            ("miniboone", "miniboone/data.npy")])
+def test_a_corrupted_npy_file_is_named(tmp_path, name, relative):
+  path = tmp_path / relative
+  path.parent.mkdir(parents=True)
+  path.write_bytes(b"\x93NUMPY\x7a\x54garbage")
+  with pytest.raises(ValueError, match="not a readable .npy array") as error:
+    datasets.load_dataset(name, data_dir=tmp_path)
+  assert str(path) in str(error.value)
+
+
 def test_gas_requires_time_meth_eth(tmp_path):
   frame = maf_files.make_gas_frame(np.random.default_rng(4), 100)
   maf_files.write_gas(tmp_path, frame.drop(columns="Meth"))

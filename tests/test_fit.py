@@ -132,8 +132,22 @@ def test_resume_refuses_a_different_configuration(tmp_path):
   flags = TINY + ["--steps", "10", "--no-jit", "--num-samples", "20"]
   with pytest.raises(SimulatedKill):
     fit.main(flags + ["--out", out], callbacks=[KillAfterEpoch(1)])
-  with pytest.raises(SystemExit, match="different"):
+  with pytest.raises(SystemExit, match=r"hyperparameters.learning_rate: 0.003 then, 0.1 "
+                                       r"now.*Only a larger --steps/--epochs"):
     fit.main(flags + ["--out", out, "--resume", "--lr", "0.1"])
+
+
+def test_resume_extends_a_finished_run_to_more_steps(tmp_path, capsys):
+  out = str(tmp_path / "run")
+  flags = TINY + ["--no-jit", "--num-samples", "20", "--out", out]
+  first = fit.main(flags + ["--steps", "10"])
+  assert first["steps"] == 10
+  extended = fit.main(flags + ["--steps", "25", "--resume"])
+  assert "extending the run from 10 to 30 steps (3 epochs of 10)" in capsys.readouterr().out
+  assert extended["steps"] == 30 and extended["resumed"]
+  assert len(extended["history"]["loss"]) > len(first["history"]["loss"])
+  with pytest.raises(SystemExit, match=r"hyperparameters.steps: 25 then, 5 now"):
+    fit.main(flags + ["--steps", "5", "--resume"])
 
 
 class PoisonWeightsAtEpoch(keras.callbacks.Callback):

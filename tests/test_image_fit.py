@@ -44,6 +44,14 @@ def test_digits_runs_end_to_end_then_reconstructs(tmp_path):
   assert 0 < metrics["test_bits_per_dim"] < math.log2(17)  # beats uniform after training
   assert metrics["test_bits_per_dim_2se"] > 0
   assert metrics["solver_num_unconverged"] == 0
+  # Both nats scales, labelled: the bound on the levels and log p(y) of the
+  # dequantised pixels (what log_prob returns); uniform noise: D log L apart.
+  assert "discrete levels" in metrics["test_log_likelihood_kind"]
+  assert "model.log_prob" in metrics["test_log_density_kind"]
+  # (Each is one draw of the noise: equal up to the noise of the draws.)
+  shifted = metrics["test_log_likelihood"] + 64 * math.log(17)
+  assert abs(metrics["test_log_density"] - shifted) < metrics["test_log_likelihood_2se"]
+  assert metrics["temperature"] == 1.0
   assert is_png(os.path.join(out, "samples.png"))
   exported = tf.saved_model.load(os.path.join(out, "saved_model"))
   assert exported.sample(tf.constant(3)).shape == (3, 8, 8, 1)
@@ -99,7 +107,7 @@ def randomised_image_flow():
                   conditioner="pixelcnn", filters=4, num_residual_blocks=1,
                   logit_alpha=0.05, dequantizer=UniformDequantizer(4, event_ndims=3, seed=0))
   x = np.random.default_rng(0).uniform(0.05, 0.95, size=(9, 3, 4, 2)).astype("float32")
-  model.initialize(x)
+  model.initialize(np.floor(x * 4))  # Levels: initialisation goes through the dequantiser.
   for d_scale in model.blocks[0].d_scales:
     randomise_d_scale(d_scale, np.random.default_rng(1))
   return model, x

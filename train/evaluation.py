@@ -29,13 +29,20 @@ class BatchedLogProb:
     batch_size: rows per batch.
     jit_compile: compile with XLA.
     bound: evaluate `model(x, training=False)` even without a dequantiser.
+    dequantized_density: for a model with a dequantiser, evaluate
+      `model.log_prob(y)` of one dequantised draw y of each row instead (the
+      density of y, `log_prob`'s scale, where the bound is on the levels').
   """
 
-  def __init__(self, model, batch_size, jit_compile=True, bound=False):
+  def __init__(self, model, batch_size, jit_compile=True, bound=False,
+               dequantized_density=False):
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
     function = (model.log_prob if model.dequantizer is None and not bound else
                 lambda x: model(x, training=False))
+    if dequantized_density:
+      def function(x):
+        return model.log_prob(model.dequantizer(x, training=False)[0])
     # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
     self._log_prob = tf.function(
         function, jit_compile=jit_compile, autograph=False,

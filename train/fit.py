@@ -58,6 +58,7 @@ import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import json  # noqa: E402
+import math  # noqa: E402
 import shlex  # noqa: E402
 import time  # noqa: E402
 
@@ -74,6 +75,7 @@ from train import distribution  # noqa: E402
 from train import plots  # noqa: E402
 from train.image_grid import save_image_grid  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
+from train.data_pipeline import EpochSchedule  # noqa: E402
 from train.data_pipeline import epoch_schedule  # noqa: E402
 from train.data_pipeline import training_dataset  # noqa: E402
 from train.evaluation import BatchedLogProb  # noqa: E402
@@ -89,12 +91,17 @@ from train.model_registry import build_model  # noqa: E402
 from train.training_loop import make_optimizer  # noqa: E402
 from train.training_loop import run_training  # noqa: E402
 
-__all__ = ["main", "build_parser", "parse_args", "resolve_hyperparameters"]
+__all__ = ["main", "cli", "build_parser", "parse_args", "resolve_hyperparameters"]
 
 # Fields of config.json that define the trajectory of a run: `--resume`
-# refuses to continue a checkpoint written under different values.
+# refuses to continue a checkpoint written under different values, except
+# that a longer budget extends the run (`_EXTENSIBLE`).
 _RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
                  "steps_per_epoch", "patience", "augment_dims", "precision")
+_EXTENSIBLE = ("hyperparameters.steps", "epochs", "steps_per_epoch")
+# The optimizer's step counter and Keras' epoch loop count in int32 / int64:
+# a budget above this is a typo, refused before anything runs.
+MAX_TOTAL_STEPS = 2**31 - 1
 
 
 def build_parser(prog=None):
@@ -200,21 +207,39 @@ def build_parser(prog=None):
   run.add_argument("--num-samples", type=cli_checks.positive_int,
                    help="samples for the sampling diagnostics and plots (default: 5000; "
                         "100 for images)")
-  run.add_argument("--temperature", type=cli_checks.positive_float, default=1.0,
-                   help="temperature of the image sample grid (default: 1)")
-  run.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
-                   help="Keras fit verbosity: 0 silent, 1 progress bar (default), "
-                        "2 one line per epoch")
+  run.add_argument("--temperature", type=cli_checks.positive_float,
+                   help="temperature of the image sample grid, images only (default: 1)")
+  run.add_argument("--verbose", type=int, choices=(0, 1, 2),
+                   help="Keras fit verbosity: 0 silent, 1 progress bar, 2 one line per "
+                        "epoch (default: 1 on a terminal, 2 when the output is "
+                        "redirected to a file or pipe)")
   return parser
 
 
 def parse_args(argv=None, parser=None):
-  """Parses the command line (see the module docstring) with `parser` or `build_parser()`."""
-  args = (parser or build_parser()).parse_args(argv)
+  """Parses the command line (see the module docstring) with `parser` or `build_parser()`.
+
+  Flags that do not apply to `--dataset` end with an argparse error:
+  `--temperature` on vector data (there is no image grid), `--data-dir` or
+  `--download` with a built-in data set (which reads no files).
+  """
+  parser = parser or build_parser()
+  args = parser.parse_args(argv)
+  images = args.dataset in datasets.IMAGE_NAMES
+  if args.temperature is not None and not images:
+    parser.error(f"--temperature sets the temperature of the image sample grid; "
+                 f"--dataset {args.dataset} is not an image data set.")
+  if args.dataset in datasets.BUILT_IN_NAMES and (args.data_dir or args.download):
+    flag = "--data-dir" if args.data_dir else "--download"
+    parser.error(f"{flag}: --dataset {args.dataset} is built in and reads no files; "
+                 f"{flag} is for {', '.join(datasets.TABULAR_NAMES)}, mnist and cifar10.")
+  args.temperature = 1.0 if args.temperature is None else args.temperature
+  if args.verbose is None:  # Progress bars would fill a log file with ANSI codes.
+    args.verbose = 1 if sys.stdout.isatty() else 2
   if args.out is None:
     args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
   if args.num_samples is None:
-    args.num_samples = 100 if args.dataset in datasets.IMAGE_NAMES else 5000
+    args.num_samples = 100 if images else 5000
   return args
 
 
@@ -245,14 +270,55 @@ def _write_json(path, content):
   os.replace(partial, path)
 
 
-def _check_resumable(config_path, config):
-  """Raises if the run in `config_path` was configured differently."""
+def _identity(config):
+  """The run-defining values of a config, flattened: {"hyperparameters.lr": ..., ...}."""
+  values = {}
+  for key in _RUN_IDENTITY:
+    value = config.get(key)
+    if isinstance(value, dict):
+      values.update({f"{key}.{name}": item for name, item in value.items()})
+    else:
+      values[key] = value
+  return values
+
+
+def _extension_schedule(config_path, schedule):
+  """`schedule`, or for a longer budget the saved run's epoch length with more epochs.
+
+  Extending keeps the steps per epoch of the saved run (so the epochs it
+  completed, and the data order, stay as they were) and adds the fewest
+  epochs that cover the new budget.
+  """
   with open(config_path) as stream:
     saved = json.load(stream)
-  changed = [key for key in _RUN_IDENTITY if config[key] != saved.get(key)]
-  if changed:
-    raise SystemExit(f"--resume: {config_path} was written with different {changed}; "
-                     "pass the original flags or a new --out.")
+  steps_per_epoch = saved.get("steps_per_epoch")
+  if not steps_per_epoch or schedule.total_steps <= saved.get("total_steps", 0):
+    return schedule
+  return EpochSchedule(math.ceil(schedule.total_steps / steps_per_epoch), steps_per_epoch)
+
+
+def _check_resumable(config_path, config):
+  """Returns the saved config's total steps if `--resume` may continue it, else exits.
+
+  The run must have been configured identically, except that a larger step
+  budget (`--steps`, `--epochs`) extends it: training continues from the
+  last checkpoint to the new end (a cosine learning rate then follows the
+  longer schedule from the step reached).  A refusal names each differing
+  value, saved and requested.
+  """
+  with open(config_path) as stream:
+    saved = json.load(stream)
+  before, now = _identity(saved), _identity(config)
+  changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
+  longer = config["total_steps"] > saved.get("total_steps", 0)
+  if changed and not (longer and set(changed) <= set(_EXTENSIBLE)):
+    differences = "; ".join(f"{key}: {before.get(key)!r} then, {now.get(key)!r} now"
+                            for key in changed)
+    hint = ("" if set(changed) <= set(_EXTENSIBLE) else
+            " Only a larger --steps/--epochs can extend a run.")
+    raise SystemExit(f"--resume: {config_path} was written with different values "
+                     f"({differences}); pass the original flags or a new --out.{hint}")
+  return saved.get("total_steps")
 
 
 # Without a GPU, the LDU flow on vectors of more than this many dimensions
@@ -422,10 +488,18 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
       default_hyperparameters(args.dataset, args.preset, args.model).batch_size)
   if problem:
     parser.error(problem)
-  schedule = epoch_schedule(
-      len(data.train), hyperparameters.batch_size,
-      steps=hyperparameters.steps if args.steps is not None or args.epochs is None else None,
-      epochs=args.epochs)
+  requested_steps = (hyperparameters.steps if args.steps is not None or args.epochs is None
+                     else None)
+  schedule = epoch_schedule(len(data.train), hyperparameters.batch_size,
+                            steps=requested_steps, epochs=args.epochs)
+  if schedule.total_steps > MAX_TOTAL_STEPS:
+    parser.error(f"the run would take {schedule.total_steps:,} steps, more than "
+                 f"{MAX_TOTAL_STEPS:,}; pass a smaller --steps or --epochs.")
+  if requested_steps is not None and schedule.total_steps != requested_steps:
+    print(f"--steps {requested_steps}: running {schedule.total_steps} steps, "
+          f"{schedule.epochs} epochs of {schedule.steps_per_epoch} (an epoch is at most "
+          f"one pass over the {len(data.train):,} training rows, and every epoch has "
+          f"the same length).")
   config = _run_config(args, data, hyperparameters, schedule, strategy)
   config_path = os.path.join(out, "config.json")
   checkpoint = TrainingCheckpoint(os.path.join(out, "checkpoints"), args.patience)
@@ -433,7 +507,12 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
   if args.resume and not resuming:
     print(f"--resume: no checkpoint in {checkpoint.directory}; starting afresh.")
   if resuming:
-    _check_resumable(config_path, config)
+    schedule = _extension_schedule(config_path, schedule)
+    config = _run_config(args, data, hyperparameters, schedule, strategy)
+    saved_steps = _check_resumable(config_path, config)
+    if saved_steps is not None and saved_steps < schedule.total_steps:
+      print(f"--resume: extending the run from {saved_steps} to {schedule.total_steps} "
+            f"steps ({schedule.epochs} epochs of {schedule.steps_per_epoch}).")
   _write_json(config_path, config)
 
   keras.utils.set_random_seed(args.seed)
@@ -469,8 +548,9 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
       model.set_batch_norm_statistics(data.train)
     metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out)
   metrics["total_seconds"] = time.perf_counter() - started
+  metrics["resumed"] = bool(resuming)
   _write_json(os.path.join(out, "metrics.json"), metrics)
-  _print_summary(metrics, out)
+  _print_summary(metrics, out, distribution.worker_info(strategy))
   return metrics
 
 
@@ -491,9 +571,20 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
                             if model.dequantizer is None else 1),
         test_one_sample_bound=bound.mean, test_one_sample_bound_2se=bound.two_standard_errors)
   if isinstance(data, datasets.ImageData):
-    images.update(_bits_per_dim(test, data))
+    images.update(_bits_per_dim(test, data), temperature=args.temperature)
     if not args.augment_dims:
-      images["test_log_likelihood_kind"] = "dequantisation bound (one draw of q)"
+      images["test_log_likelihood_kind"] = (
+          "dequantisation bound on log P(x) of the discrete levels (one draw of q), "
+          "nats per image")
+      density = summarize_log_likelihood(BatchedLogProb(
+          model, args.eval_batch_size, jit_compile=config["jit_compile"],
+          dequantized_density=True)(data.test))
+      images.update(
+          test_log_density=density.mean, test_log_density_2se=density.two_standard_errors,
+          test_log_density_kind=(
+              "log p(y) of dequantised pixels y = (x + u) / L in [0, 1)^D (one draw of "
+              "u), the scale of model.log_prob and the SavedModel's log_prob; with "
+              "uniform dequantisation it is the bound + D log L"))
       if args.importance_samples:
         images.update(_importance_weighted(model, data, args.importance_samples))
     figures = [os.path.join(out, "samples.png")]
@@ -548,14 +639,15 @@ def _importance_weighted(model, data, num_samples, images_per_call=64):
                                                num_samples).numpy()
       for start in range(0, len(data.test), images_per_call)])
   estimate = summarize_log_likelihood(test)
+  in_bits = _bits_per_dim(estimate, data)
   return {"importance_samples": num_samples,
           "test_importance_weighted_log_likelihood": estimate.mean,
           "test_importance_weighted_log_likelihood_2se": estimate.two_standard_errors,
-          "test_importance_weighted_bits_per_dim": _bits_per_dim(estimate, data)[
-              "test_bits_per_dim"]}
+          "test_importance_weighted_bits_per_dim": in_bits["test_bits_per_dim"],
+          "test_importance_weighted_bits_per_dim_2se": in_bits["test_bits_per_dim_2se"]}
 
 
-def _print_summary(metrics, out):
+def _print_summary(metrics, out, worker):
   if "test_one_sample_bound" in metrics:
     print(f"Augmented by {metrics['config']['augment_dims']} dimensions: test "
           f"{metrics['test_log_likelihood_kind']} (K = {metrics['importance_samples']}) "
@@ -569,19 +661,41 @@ def _print_summary(metrics, out):
           f"{metrics.get('test_log_likelihood_kind', 'exact log-likelihood')}.")
   if "test_importance_weighted_bits_per_dim" in metrics:
     print(f"{metrics['dataset']} / {metrics['model']}: test "
-          f"{metrics['test_importance_weighted_bits_per_dim']:.4f} bits/dim, "
+          f"{metrics['test_importance_weighted_bits_per_dim']:.4f} ± "
+          f"{metrics['test_importance_weighted_bits_per_dim_2se']:.4f} bits/dim, "
           f"importance-weighted estimate with K = {metrics['importance_samples']} draws "
           f"of the dequantiser.")
+  scale = ""
+  if "test_log_density" in metrics:
+    scale = (f" of the discrete levels (the bound); the density of the dequantised "
+             f"pixels, model.log_prob's scale, is {metrics['test_log_density']:.4f} ± "
+             f"{metrics['test_log_density_2se']:.4f} nats")
+  timing = (f"{metrics['train_seconds']:.1f} s of training over every session of the run, "
+            f"{metrics['total_seconds']:.1f} s for this command" if metrics.get("resumed")
+            else f"{metrics['train_seconds']:.1f} s of training "
+                 f"({metrics['total_seconds']:.1f} s in all)")
+  where = (f"Outputs in {out}." if worker.is_chief else
+           f"Worker {worker.task_type}:{worker.task_id} done; the chief writes the "
+           f"outputs to --out.")
   print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood "
         f"{metrics['test_log_likelihood']:.4f} ± {metrics['test_log_likelihood_2se']:.4f} "
-        f"nats (initial {metrics['initial_test_log_likelihood']:.4f}), validation "
-        f"{metrics['val_log_likelihood']:.4f}; {metrics['steps']} steps in "
-        f"{metrics['train_seconds']:.1f} s of training ({metrics['total_seconds']:.1f} s "
-        f"in all).\nSampling: {metrics['samples_per_second']:.0f} samples/s, numeric "
+        f"nats{scale} (initial {metrics['initial_test_log_likelihood']:.4f}), validation "
+        f"{metrics['val_log_likelihood']:.4f}; {metrics['steps']} steps in {timing}."
+        f"\nSampling: {metrics['samples_per_second']:.0f} samples/s, numeric "
         f"inverse <= {metrics['solver_max_iterations']} iterations "
         f"({metrics['solver_num_unconverged']} unconverged), reconstruction residual "
-        f"{metrics['reconstruction_residual']:.2e}.\nOutputs in {out}.")
+        f"{metrics['reconstruction_residual']:.2e}.\n{where}")
+
+
+def cli(argv=None):
+  """The `tfp-ldu-fit` console script: `main`, then exit status 0.
+
+  (`main` returns the metrics dict; a console wrapper's `sys.exit(main())`
+  would print it and exit with status 1 after every successful run.)
+  """
+  main(argv)
+  return 0
 
 
 if __name__ == "__main__":
-  main()
+  sys.exit(cli())

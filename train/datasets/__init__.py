@@ -16,6 +16,7 @@ from train.datasets.maf_archive import download
 from train.datasets.layout import DEFAULT_URL
 from train.datasets.layout import default_data_dir
 from train.datasets.image_data import ImageData
+from train.datasets.registry import BUILT_IN_NAMES
 from train.datasets.registry import DATASET_NAMES
 from train.datasets.registry import IMAGE_NAMES
 from train.datasets.registry import TABULAR_NAMES

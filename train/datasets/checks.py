@@ -6,6 +6,22 @@ corrupt or mismatched download never trains silently.
 import numpy as np
 
 
+def load_npy(path: str) -> np.ndarray:
+  """`np.load` of a `.npy` file (no pickles), with errors that name the file.
+
+  Raises:
+    ValueError: the file is truncated, corrupted or not a `.npy` array.
+  """
+  try:
+    return np.load(path, allow_pickle=False)
+  except (ValueError, EOFError, OSError) as error:
+    if isinstance(error, FileNotFoundError):
+      raise
+    raise ValueError(f"{path}: not a readable .npy array ({type(error).__name__}: "
+                     f"{error}); the file is truncated or corrupted.  Download it "
+                     f"again.") from error
+
+
 def check_finite_rows(values: np.ndarray, source: str, what: str = "") -> None:
   """Raises if any row of a `[N, D]` array holds NaN or an infinity.
 

@@ -28,7 +28,7 @@ def load_miniboone(data_dir=None) -> TabularData:
     `TabularData` with `[N_split, 43]` float32 splits.
   """
   path = layout.dataset_file(data_dir, FILE)
-  raw = np.load(path).astype(np.float64)
+  raw = checks.load_npy(path).astype(np.float64)
   checks.check_num_columns(
       raw, COLUMNS, path, "the 43 features of the MAF archive's MINIBOONE file")
   checks.check_finite_rows(raw, path)

@@ -57,7 +57,7 @@ def load_power(data_dir=None) -> TabularData:
   """
   path = layout.dataset_file(data_dir, FILE)
   # float64 as in the reference, where adding float64 noise upcasts anyway.
-  raw = np.load(path).astype(np.float64)
+  raw = checks.load_npy(path).astype(np.float64)
   checks.check_num_columns(raw, RAW_COLUMNS, path,
                            "the 8 columns of the MAF archive's POWER file")
   checks.check_finite_rows(raw, path)

@@ -27,6 +27,8 @@ TOY_NAMES = tuple(toy2d.TOY_SAMPLERS)
 IMAGE_NAMES = tuple(IMAGE_LOADERS)
 # Every dataset `load_dataset`, `train/fit.py` and `train/hyperparameters.py` know.
 DATASET_NAMES = TABULAR_NAMES + TOY_NAMES + IMAGE_NAMES
+# The data sets made or shipped with the code, which read no `data_dir`.
+BUILT_IN_NAMES = TOY_NAMES + ("digits",)
 
 
 def load_dataset(name: str, data_dir=None, seed: int = 0,
