@@ -288,6 +288,24 @@ def test_sample_takes_a_sample_shape_as_tfp_does():
     model.sample([2, -1])
 
 
+def test_errors_of_the_public_calls_cut_tensor_dumps(monkeypatch):
+  model = tiny(MAF)
+  model.initialize(moons(64))
+  dump = "Tensor conversion requested dtype float32: " + "[0.1 0.2 0.3]\n" * 2000
+
+  def failing(*args, **kwargs):
+    raise ValueError(dump)
+
+  monkeypatch.setattr(model, "_distribution", failing)
+  with pytest.raises(ValueError, match="more characters cut") as error:
+    model.log_prob(moons(4))
+  assert len(str(error.value)) < 1700 and str(error.value.__cause__) == dump
+  monkeypatch.setattr(model, "_distribution", lambda *a, **k: (_ for _ in ()).throw(
+      ValueError("short")))
+  with pytest.raises(ValueError, match="^short$"):
+    model.log_prob(moons(4))
+
+
 # ---- packaging ----------------------------------------------------------------------
 def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_package(
     tmp_path):

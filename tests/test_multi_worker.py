@@ -226,7 +226,7 @@ def test_only_the_chief_writes_outputs(runs):
   # The other worker wrote into a scratch directory under TMPDIR and removed it,
   # and its log says where the outputs are instead of naming that directory.
   assert list((runs["directory"] / "scratch").iterdir()) == []
-  chief_log, other_log = (_tail(log, 600) for log in runs["workers"].logs)
+  chief_log, other_log = (_tail(log, 5000) for log in runs["workers"].logs)
   assert f"Outputs in {out}." in chief_log
   assert "Outputs in" not in other_log and "the chief writes the outputs" in other_log
 

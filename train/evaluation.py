@@ -42,7 +42,8 @@ class BatchedLogProb:
                 lambda x: model(x, training=False))
     if dequantized_density:
       def function(x):
-        return model.log_prob(model.dequantizer(x, training=False)[0])
+        images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
+        return model.log_prob(model.dequantizer(images, training=False)[0])
     # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
     self._log_prob = tf.function(
         function, jit_compile=jit_compile, autograph=False,

@@ -125,9 +125,14 @@ def build_parser(prog=None):
   model.add_argument("--model", default="ldu", choices=tuple(MODEL_CLASSES),
                      help="default: ldu")
   model.add_argument("--preset", default="quick", choices=PRESETS,
-                     help="quick (default): a one-minute configuration for the 2-D "
-                          "toys, the paper's row otherwise; paper: always the paper's row")
-  model.add_argument("--num-blocks", type=cli_checks.positive_int, help=table)
+                     help="quick (default): the small CPU configuration where the table "
+                          "has one (the 2-D toys: about a minute; digits: 800 steps), the "
+                          "paper's row otherwise; paper: always the paper's row")
+  model.add_argument("--num-blocks", type=cli_checks.positive_int,
+                     help=f"flow depth: LDU/MAF/NAF/residual blocks, planar layers, "
+                          f"Flow++ couplings on vectors, Glow's steps per level K; for "
+                          f"--model flowpp on images, the gated blocks of each coupling's "
+                          f"network ({table})")
   model.add_argument("--num-d-scales", type=cli_checks.positive_int,
                      help=f"D-scales per block ({table})")
   model.add_argument("--num-mixtures", type=cli_checks.positive_int, help=f"K ({table})")
@@ -176,7 +181,8 @@ def build_parser(prog=None):
   optim.add_argument("--lr", type=cli_checks.positive_float,
                      help=f"initial learning rate ({table})")
   optim.add_argument("--lr-decay", choices=LR_DECAYS,
-                     help=f"cosine over the run or 0.99 per epoch ({table})")
+                     help=f"cosine over the run, exponential (0.99 per epoch), plateau "
+                          f"(x0.9 after 2 epochs without progress) or none ({table})")
   optim.add_argument("--weight-decay", type=cli_checks.non_negative_float,
                      help=f"AdamW weight decay, 0 for Adam ({table})")
   optim.add_argument("--patience", type=cli_checks.positive_int, default=30,

@@ -8,6 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
+from tfp_ldu.flows.concise_errors import concise_errors
 from tfp_ldu.layers.bijector_layer import _needs_initialization
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 from tfp_ldu.layers.pixel_levels import level_problem
@@ -248,6 +249,7 @@ class FlowModel(keras.Model):
     y, log_q = self.dequantizer(x, training=training)
     return self._distribution(training).log_prob(y) - log_q
 
+  @concise_errors
   def log_prob(self, x):
     """Per-example log-density `[N]` in nats of continuous data `x`.
 
@@ -354,6 +356,7 @@ class FlowModel(keras.Model):
                        f"num_levels (a model of discrete data); use sample().")
     return levels_of(self.sample(n, seed=seed, temperature=temperature), self.num_levels)
 
+  @concise_errors
   def sample_with_diagnostics(self, n, seed=None, temperature=1.0):
     """Samples and the diagnostics of their numeric solves.
 
@@ -538,6 +541,14 @@ class FlowModel(keras.Model):
         first batch; call it yourself before a custom training loop.
     """
     h = self._as_input(batch)
+    if self.dequantizer is None:
+      for layer in self._preprocessing:  # Say so here, not as NaNs in a later layer.
+        if bool(tf.reduce_any(layer.outside_support(h, len(self.event_shape)))):
+          raise ValueError(
+              f"{type(self).__name__}.initialize: the batch holds values in "
+              f"[{float(tf.reduce_min(h)):.4g}, {float(tf.reduce_max(h)):.4g}], outside "
+              f"the support of the logit preprocessing (alpha = {layer.alpha}): pass "
+              f"dequantised pixels y in [0, 1).")
     if self.dequantizer is not None:
       if _needs_initialization(self.dequantizer):
         self.dequantizer.initialize(h)
@@ -576,6 +587,7 @@ class FlowModel(keras.Model):
     dequantizer = [] if self.dequantizer is None else [self.dequantizer]
     return any(_needs_initialization(layer) for layer in [*dequantizer, *self.flow_layers])
 
+  @concise_errors
   def fit(self, x=None, y=None, batch_size=None, sample_weight=None, callbacks=None,
           initialization_batch=None, **kwargs):
     """`keras.Model.fit` without labels; see the class docstring for the extras.
@@ -624,6 +636,7 @@ class FlowModel(keras.Model):
     return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
                        callbacks=callbacks, **kwargs)
 
+  @concise_errors
   def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
     """`keras.Model.evaluate` without labels, honouring `sample_weight`."""
     y = _placeholder_labels(x, y, sample_weight)
