@@ -207,10 +207,12 @@ def test_tflite_conversion_of_log_prob_and_sample_is_exact(trained_export):
   assert samples.shape == (7, EVENT_DIM) and np.all(np.isfinite(samples))
 
 
-@pytest.mark.parametrize("cls", [LDUFlow, MAF], ids=["LDUFlow", "MAF"])
-def test_keras_export_and_saved_model_save_after_log_prob_and_sample(cls, tmp_path):
-  """Train -> look at log_prob and samples -> export is the normal order."""
-  model = cls(EVENT_DIM, num_blocks=1, hidden_units=(8,))
+def test_keras_export_and_saved_model_save_after_log_prob_and_sample(tmp_path):
+  """Train -> look at log_prob and samples -> export is the normal order.
+
+  (The cache of compiled calls that broke it is `FlowModel`'s, shared by every flow.)
+  """
+  model = MAF(EVENT_DIM, num_blocks=1, hidden_units=(8,))
   model.compile(keras.optimizers.Adam(1e-3))
   model.fit(DATA, batch_size=4, epochs=1, verbose=0)
   expected = model.log_prob(DATA).numpy()

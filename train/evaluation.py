@@ -29,21 +29,24 @@ class BatchedLogProb:
     batch_size: rows per batch.
     jit_compile: compile with XLA.
     bound: evaluate `model(x, training=False)` even without a dequantiser.
-    dequantized_density: for a model with a dequantiser, evaluate
-      `model.log_prob(y)` of one dequantised draw y of each row instead (the
-      density of y, `log_prob`'s scale, where the bound is on the levels').
+    dequantized_parts: for a model with a dequantiser, compute the bound as
+      log p(y) - log q(y | x) of one dequantised draw y of each row, and
+      keep both parts for `parts(x)`: log p(y) is the density of y, the
+      scale of `log_prob`, while the bound is on the discrete levels.
   """
 
   def __init__(self, model, batch_size, jit_compile=True, bound=False,
-               dequantized_density=False):
+               dequantized_parts=False):
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
+    self.dequantized_parts = bool(dequantized_parts)
     function = (model.log_prob if model.dequantizer is None and not bound else
                 lambda x: model(x, training=False))
-    if dequantized_density:
+    if dequantized_parts:
       def function(x):
         images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
-        return model.log_prob(model.dequantizer(images, training=False)[0])
+        y, log_q = model.dequantizer(images, training=False)
+        return tf.stack([model.log_prob(y), log_q], axis=-1)
     # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
     self._log_prob = tf.function(
         function, jit_compile=jit_compile, autograph=False,
@@ -53,6 +56,16 @@ class BatchedLogProb:
 
   def __call__(self, x):
     """`[N, D]` array -> `[N]` float64 numpy log-densities (nats)."""
+    values = self.parts(x) if self.dequantized_parts else self._evaluate(x)
+    return values[:, 0] - values[:, 1] if self.dequantized_parts else values
+
+  def parts(self, x):
+    """`[N, D]` array -> `[N, 2]` float64: log p(y), log q(y | x) (`dequantized_parts`)."""
+    if not self.dequantized_parts:
+      raise ValueError("BatchedLogProb.parts needs dequantized_parts=True.")
+    return self._evaluate(x)
+
+  def _evaluate(self, x):
     x = np.asarray(x, dtype=self._dtype)
     if x.ndim != 2 or x.shape[1] != self.event_size or len(x) == 0:
       raise ValueError(f"BatchedLogProb: expected [N >= 1, {self.event_size}] rows; "

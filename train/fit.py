@@ -535,7 +535,9 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
       parser.error(str(error))
     model.compile(make_optimizer(hyperparameters, schedule),
                   jit_compile=config["jit_compile"])
-    log_prob = BatchedLogProb(model, args.eval_batch_size, jit_compile=config["jit_compile"])
+    log_prob = BatchedLogProb(
+        model, args.eval_batch_size, jit_compile=config["jit_compile"],
+        dequantized_parts=isinstance(data, datasets.ImageData) and not args.augment_dims)
     first_batch = next(iter(training_dataset(
         data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
     _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, out)
@@ -563,7 +565,13 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
 def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
   """Test/validation log-likelihood, sampling diagnostics, plots and export."""
   state = checkpoint.state
-  test = summarize_log_likelihood(log_prob(data.test))
+  parts = None
+  if log_prob.dequantized_parts:
+    # log p(y) and log q(y | x) of one draw: the bound and the density of y agree.
+    parts = log_prob.parts(data.test)
+    test = summarize_log_likelihood(parts[:, 0] - parts[:, 1])
+  else:
+    test = summarize_log_likelihood(log_prob(data.test))
   val = summarize_log_likelihood(log_prob(data.val))
   sampling = sampling_diagnostics(model, args.num_samples, args.seed)
   figures, images = [], {}
@@ -582,15 +590,14 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
       images["test_log_likelihood_kind"] = (
           "dequantisation bound on log P(x) of the discrete levels (one draw of q), "
           "nats per image")
-      density = summarize_log_likelihood(BatchedLogProb(
-          model, args.eval_batch_size, jit_compile=config["jit_compile"],
-          dequantized_density=True)(data.test))
+      density = summarize_log_likelihood(parts[:, 0])
       images.update(
           test_log_density=density.mean, test_log_density_2se=density.two_standard_errors,
           test_log_density_kind=(
               "log p(y) of dequantised pixels y = (x + u) / L in [0, 1)^D (one draw of "
-              "u), the scale of model.log_prob and the SavedModel's log_prob; with "
-              "uniform dequantisation it is the bound + D log L"))
+              "u, the draw of the bound), the scale of model.log_prob and the "
+              "SavedModel's log_prob; with uniform dequantisation it is the bound + "
+              "D log L"))
       if args.importance_samples:
         images.update(_importance_weighted(model, data, args.importance_samples))
     figures = [os.path.join(out, "samples.png")]
