@@ -103,6 +103,7 @@ def test_bad_configurations_are_clear_errors():
     model.distribution  # pylint: disable=pointless-statement
 
 
+@pytest.mark.e2e
 def test_fit_py_augment_dims_reports_both_estimates(tmp_path):
   out = str(tmp_path / "augmented")
   metrics = fit.main(["--model", "maf", "--augment-dims", "2", "--num-blocks", "2",

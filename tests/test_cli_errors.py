@@ -209,6 +209,7 @@ def wait_until(condition, child, what, timeout=120):
     time.sleep(0.02)
 
 
+@pytest.mark.e2e
 def test_ctrl_c_prints_the_resume_command_which_resumes(tmp_path):
   out = tmp_path / "run"
   # 150 epochs of 20 steps: the run is still training when the signal arrives,
@@ -273,6 +274,7 @@ def test_a_huge_step_budget_is_one_error_line(capsys, tmp_path):
                      "2,147,483,647; pass a smaller --steps or --epochs.")
 
 
+@pytest.mark.e2e
 def test_console_script_exits_0_with_one_log_line_per_epoch(tmp_path):
   """`tfp-ldu-fit` as installed (or its entry point, as the console wrapper calls it)
   exits 0 after a good run, and its redirected log holds no progress-bar codes."""

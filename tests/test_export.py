@@ -66,6 +66,7 @@ def _directory_listing(root):
                 for folder, _, names in os.walk(root) for name in names)
 
 
+@pytest.mark.e2e
 def test_reload_in_tensorflow_only_process_matches_live_model(trained_export, tmp_path):
   model, path = trained_export
   completed = subprocess.run(

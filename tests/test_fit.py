@@ -51,6 +51,7 @@ def assert_finite_metrics(metrics):
   assert metrics["solver_max_iterations"] >= 1
 
 
+@pytest.mark.e2e
 def test_toy_default_runs_end_to_end_with_xla(tmp_path):
   out = str(tmp_path / "moons")
   metrics = fit.main(TINY + ["--steps", "300", "--out", out])
@@ -72,6 +73,7 @@ def test_toy_default_runs_end_to_end_with_xla(tmp_path):
   assert np.all(np.isfinite(exported.log_prob(grid).numpy()))
 
 
+@pytest.mark.e2e
 def test_gas_pickle_runs_end_to_end(tmp_path):
   maf_files.write_gas(tmp_path / "data", maf_files.make_gas_frame(np.random.default_rng(0), 1500))
   out = str(tmp_path / "gas")
@@ -100,6 +102,7 @@ class KillAfterEpoch(keras.callbacks.Callback):
       raise SimulatedKill(f"killed after epoch {self.epoch}")
 
 
+@pytest.mark.e2e
 def test_resume_after_kill_ends_where_an_uninterrupted_run_ends(tmp_path):
   # Cosine decay, AdamW and dropout: the schedule, the optimizer moments and
   # the dropout RNG state must all survive the restart.
@@ -127,6 +130,7 @@ def test_resume_after_kill_ends_where_an_uninterrupted_run_ends(tmp_path):
     np.testing.assert_allclose(got[key], want[key], rtol=1e-5, atol=1e-6, err_msg=key)
 
 
+@pytest.mark.e2e
 def test_resume_refuses_a_different_configuration(tmp_path):
   out = str(tmp_path / "run")
   flags = TINY + ["--steps", "10", "--no-jit", "--num-samples", "20"]
@@ -137,6 +141,7 @@ def test_resume_refuses_a_different_configuration(tmp_path):
     fit.main(flags + ["--out", out, "--resume", "--lr", "0.1"])
 
 
+@pytest.mark.e2e
 def test_resume_extends_a_finished_run_to_more_steps(tmp_path, capsys):
   out = str(tmp_path / "run")
   flags = TINY + ["--no-jit", "--num-samples", "20", "--out", out]
@@ -163,6 +168,7 @@ class PoisonWeightsAtEpoch(keras.callbacks.Callback):
       variable.assign(np.full(variable.shape, np.nan, variable.dtype))
 
 
+@pytest.mark.e2e
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
   out = str(tmp_path / "nan")
   flags = TINY + ["--epochs", "3", "--steps", "60", "--no-jit", "--out", out]

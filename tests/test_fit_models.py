@@ -6,6 +6,9 @@ import pytest
 from train import fit
 from train.model_registry import VECTOR_MODELS
 
+# Every test here runs train/fit.py end to end (see pytest.ini).
+pytestmark = pytest.mark.e2e
+
 SMALL = ["--steps", "40", "--batch-size", "64", "--num-samples", "100",
          "--eval-batch-size", "500", "--verbose", "0", "--no-jit"]
 FLAGS = {

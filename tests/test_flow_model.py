@@ -307,6 +307,7 @@ def test_errors_of_the_public_calls_cut_tensor_dumps(monkeypatch):
 
 
 # ---- packaging ----------------------------------------------------------------------
+@pytest.mark.e2e
 def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_package(
     tmp_path):
   model = tiny(LDUFlow)

@@ -34,6 +34,7 @@ def is_png(path):
     return stream.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.e2e
 def test_digits_runs_end_to_end_then_reconstructs(tmp_path):
   out = str(tmp_path / "digits")
   metrics = fit.main(TINY_IMAGE + ["--dataset", "digits", "--steps", "30", "--out", out])
@@ -68,6 +69,7 @@ def test_digits_runs_end_to_end_then_reconstructs(tmp_path):
     assert json.load(stream)["mse_mean"] == summary["mse_mean"]
 
 
+@pytest.mark.e2e
 def test_mnist_and_cifar10_archive_files_run_end_to_end(tmp_path):
   rng = np.random.default_rng(0)
   data = tmp_path / "data"

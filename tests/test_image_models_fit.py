@@ -16,6 +16,9 @@ from tests import make_image_files as image_files
 from train import fit
 from train.hyperparameters import default_hyperparameters
 
+# Every test here runs train/fit.py end to end (see pytest.ini).
+pytestmark = pytest.mark.e2e
+
 TINY = ["--filters", "4", "--num-blocks", "1", "--batch-size", "16", "--steps", "2",
         "--num-samples", "4", "--eval-batch-size", "64", "--verbose", "0", "--no-jit"]
 

@@ -29,6 +29,7 @@ CHILD = textwrap.dedent("""
     """)
 
 
+@pytest.mark.e2e
 def test_mirrored_strategy_trains_on_two_replicas(tmp_path):
   out = str(tmp_path / "mirrored")
   flags = ["--strategy", "mirrored", "--num-blocks", "2", "--num-d-scales", "1",
@@ -105,6 +106,7 @@ XLA_CHILD = textwrap.dedent("""
     """)
 
 
+@pytest.mark.e2e
 def test_mirrored_xla_per_replica_trains_and_matches_the_graph_run(tmp_path):
   out = tmp_path / "results.json"
   environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="0",

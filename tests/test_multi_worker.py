@@ -20,6 +20,9 @@ import time
 import numpy as np
 import pytest
 
+# Every test here runs train/fit.py end to end (see pytest.ini).
+pytestmark = pytest.mark.e2e
+
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TIMEOUT = 240  # Seconds a run of the workers may take before the test fails.
 

@@ -170,6 +170,7 @@ def _reference_setup():
   return torch_python, reference_dir
 
 
+@pytest.mark.e2e
 def test_transplanted_reference_weights_give_the_same_log_density(tmp_path):
   torch_python, reference_dir = _reference_setup()
   from bench.parity_reference.library_runner import build_library_model
