@@ -145,3 +145,23 @@ def test_sampling_temperature():
   assert cold["samples"].shape == (6, 3, 4, 2)
   with pytest.raises(ValueError, match="temperature must be > 0"):
     model.sample(2, temperature=0.0)
+
+
+def test_reconstruct_rebuilds_the_run_with_its_saved_preset(tmp_path, monkeypatch):
+  """A `--preset paper` run must be rebuilt as the paper's model, not the quick one."""
+  config = dict(model="ldu", hyperparameters=dict(fit.resolve_hyperparameters(
+      fit.parse_args(["--dataset", "digits"])).to_dict()), preset="paper", patience=3)
+  (tmp_path / "config.json").write_text(json.dumps(config))
+  seen = {}
+
+  class Built(Exception):
+    pass
+
+  def fake_build_model(*args, **kwargs):
+    seen.update(kwargs)
+    raise Built
+
+  monkeypatch.setattr(reconstruct, "build_model", fake_build_model)
+  with pytest.raises(Built):
+    reconstruct.load_trained_model(str(tmp_path), None)
+  assert seen["preset"] == "paper"

@@ -196,8 +196,7 @@ def save(model, path):
   path = os.path.abspath(os.fspath(path))
   if os.path.exists(path) and not os.path.isdir(path):
     raise ValueError(f"tfp_ldu.export.save: {path} exists and is not a directory.")
-  parent, base = os.path.split(path)
-  os.makedirs(parent, exist_ok=True)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
 
   module = FlowExport(model)
   staging = _unique_sibling(path, "partial")

@@ -405,8 +405,7 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
 def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_data, out):
   """Loads the last checkpoint, or initialises ActNorm and records the initial test LL."""
   if resuming:
-    model.log_prob(first_batch)  # Creates lazily built weights before loading them.
-    model.optimizer.build(model.trainable_variables)
+    model.optimizer.build(model.trainable_variables)  # Its slots are in the checkpoint.
     checkpoint.restore(model)
     print(f"Resuming {out} after epoch {checkpoint.state['epoch']} "
           f"(step {checkpoint.state['step']}).")

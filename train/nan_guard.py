@@ -9,9 +9,10 @@ __all__ = ["NonFiniteLossGuard"]
 class NonFiniteLossGuard(keras.callbacks.Callback):
   """Stops `fit` when the training loss becomes NaN or infinite.
 
-  Works next to `keras.callbacks.TerminateOnNaN`, which stops silently; this
-  callback records the global step (1-based, counted over the whole run
-  including epochs before a resume) so the caller can report it.
+  `FlowModel.fit` refuses such a step and raises `NonFiniteLossError` from
+  its own callback; this one, called before it, records the global step
+  (1-based, counted over the whole run including epochs before a resume),
+  so the command line can name it and keep the last good checkpoint.
 
   Args:
     steps_per_epoch: batches per Keras epoch.

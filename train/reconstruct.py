@@ -65,7 +65,7 @@ def build_parser():
                       help="test images (rows) to reconstruct (default: 128)")
   parser.add_argument("--data-dir", help="data directory (default: the run's)")
   parser.add_argument("--seed", type=cli_checks.random_seed, default=0,
-                      help="dequantisation noise (default: 0)")
+                      help="seed of the dequantiser's noise, for images (default: 0)")
   parser.add_argument("--out", help="output directory (default: RUN_DIR)")
   return parser
 
@@ -80,8 +80,8 @@ def load_trained_model(run_dir, data):
                       explicit=tuple(config.get("explicit_architecture", ())),
                       augment_dims=config.get("augment_dims", 0),
                       num_importance_samples=config.get("importance_samples") or 100,
-                      model_flags=config.get("model_flags"))
-  model.log_prob(data.test[:2])  # Creates lazily built weights before loading them.
+                      model_flags=config.get("model_flags"),
+                      preset=config.get("preset", "quick"))
   checkpoint = TrainingCheckpoint(os.path.join(run_dir, "checkpoints"), config["patience"])
   checkpoint.read_state()
   checkpoint.restore_best(model)
@@ -161,9 +161,10 @@ def main(argv=None):
   rows = data.test[:args.num_images]
   is_image = isinstance(data, datasets.ImageData)
   y = rows
-  if is_image:  # Dequantised as in training: y = (x + u) / L.
-    noise = np.random.default_rng(args.seed).uniform(size=rows.shape)
-    y = ((rows + noise) / data.num_levels).reshape((len(rows),) + data.image_shape)
+  if model.dequantizer is not None:  # Dequantised by the model's own q(y | x), as in training.
+    model.dequantizer.seed_generator.state.assign([args.seed, 0])  # `--seed`'s noise.
+    levels = rows.reshape((len(rows),) + tuple(model.event_shape))
+    y = model.dequantizer(levels.astype(model.compute_dtype), training=False)[0].numpy()
   result = reconstruction_errors(model, y, args.max_iterations)
   mse = result["mse"]
   figures = [os.path.join(out, "reconstruction_error.png")]

@@ -65,13 +65,6 @@ def check_event_shape(owner: str, x, event_shape, event_ndims: int = 1):
                      f"received shape {shape.as_list()}.")
 
 
-def check_event_size(owner: str, x, event_size):
-  """Checks that `x` is `[..., event_size]` (statically, where shapes are known)."""
-  if event_size is None:
-    return
-  check_event_shape(owner, x, [event_size], 1)
-
-
 def check_image_shape(owner: str, image_shape) -> tuple:
   """`image_shape` as `(H, W, C)` positive ints, or a `ValueError` naming `owner`."""
   shape = tuple(int(d) for d in image_shape)

@@ -214,12 +214,6 @@ class FlowPlusPlus(FlowModel):
         name=f"{name}_coupling", dtype=self.dtype_policy))
     return layers
 
-  @classmethod
-  def paper_parameter_count(cls, image_shape=(32, 32, 3), dequantization="variational"):
-    """`count_params()` of the "paper" preset (the reference reports 31,443,440 on CIFAR-10)."""
-    return cls(image_shape, preset="paper", dequantization=dequantization,
-               seed=0).count_params()
-
   def get_config(self):
     config = super().get_config()
     for key in ("event_shape", "dequantizer"):

@@ -181,11 +181,6 @@ class LipschitzMLP(keras.layers.Layer):
                                     max_iterations=self.max_eval_power_iterations)[2]
     return initializer
 
-  @property
-  def num_layers(self):
-    """L, the number of linear layers; Lip(g) <= coeff^L."""
-    return len(self.hidden_units) + 1
-
   def spectral_norms(self, training=None):
     """Estimates sigma_l of every W_l (and updates the state when training).
 
