@@ -1,21 +1,23 @@
 """LDU-flow parity harness: the library's `LDUFlow` against the authors' PyTorch code.
 
-    python bench/parity.py --torch-python /work/torchenv/bin/python \\
-        --reference-dir /tmp/ldu-flow-ref --out /tmp/parity \\
+    python bench/parity.py --torch-python $TORCH_ENV/bin/python \\
+        --reference-dir $LDU_FLOW --out parity-run \\
         [--datasets digits,breast_cancer,wine,gmm8] [--variants reference,library,...] \\
         [--seeds 0,1] [--steps 2000] [--eval-every 100] [--num-blocks 4] \\
         [--hidden-units 64,64] [--parallel]
 
-Set-up (once; PyTorch never becomes a dependency of the library):
+Set-up (once; PyTorch never becomes a dependency of the library).  Here
+$TORCH_ENV is a folder for the PyTorch virtual environment and $LDU_FLOW one
+for the authors' code, both anywhere outside this repository:
 
 1. The authors' code, outside this repository (it is imported from there at
    run time, never copied here):
-       git clone https://github.com/weiyumou/ldu-flow /tmp/ldu-flow-ref
+       git clone https://github.com/weiyumou/ldu-flow $LDU_FLOW
    `--reference-dir` (or $PARITY_REFERENCE_DIR) must hold project/models/ldu.py.
    Only its models are used (they need torch alone, not pytorch-lightning).
 2. A separate PyTorch interpreter:
-       python -m venv /work/torchenv
-       /work/torchenv/bin/pip install torch numpy scikit-learn
+       python -m venv $TORCH_ENV
+       $TORCH_ENV/bin/pip install torch numpy scikit-learn
    `--torch-python` (or $PARITY_TORCH_PYTHON) names its python.
 
 What is compared.  For every data set (`bench/parity_reference/datasets.py`:
@@ -120,7 +122,7 @@ def parse_args(argv=None):
 def _check_reference_setup(parser, args):
   if not args.torch_python or not os.access(args.torch_python, os.X_OK):
     parser.error(f"--torch-python {args.torch_python!r} is not an executable python; "
-                 "create one with `python -m venv /work/torchenv && /work/torchenv/bin/pip "
+                 "create one with `python -m venv $TORCH_ENV && $TORCH_ENV/bin/pip "
                  "install torch numpy scikit-learn` (see this file's docstring).")
   ldu = pathlib.Path(args.reference_dir or "") / "project" / "models" / "ldu.py"
   if not args.reference_dir or not ldu.is_file():

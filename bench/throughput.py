@@ -1,17 +1,18 @@
 """LDU-flow throughput of the library next to the authors' PyTorch code, measured in one run.
 
-    python bench/throughput.py --torch-python /work/torchenv/bin/python \\
-        --reference-dir /tmp/ldu-flow-ref [--threads 2] [--quick] [--unrolled-blocks]
+    python bench/throughput.py --torch-python $TORCH_ENV/bin/python \\
+        --reference-dir $LDU_FLOW [--threads 2] [--quick] [--unrolled-blocks]
 
 Set-up of the reference side (once; PyTorch never becomes a dependency of
-the library), exactly as for `bench/parity.py`:
+the library), exactly as for `bench/parity.py` ($TORCH_ENV and $LDU_FLOW are
+folders of your choice outside this repository):
 
 1. The authors' code, outside this repository (imported from there at run
    time, never copied here):
-       git clone https://github.com/weiyumou/ldu-flow /tmp/ldu-flow-ref
+       git clone https://github.com/weiyumou/ldu-flow $LDU_FLOW
    `--reference-dir` (or $PARITY_REFERENCE_DIR) must hold project/models/ldu.py.
 2. A separate PyTorch interpreter:
-       python -m venv /work/torchenv && /work/torchenv/bin/pip install torch numpy
+       python -m venv $TORCH_ENV && $TORCH_ENV/bin/pip install torch numpy
    `--torch-python` (or $PARITY_TORCH_PYTHON) names its python.
 
 The reference side runs `bench/parity_reference/torch_throughput.py` in
