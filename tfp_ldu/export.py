@@ -147,9 +147,12 @@ class FlowExport(tf.Module):
           sample_levels=_named(sample_levels, "levels"),
           sample_levels_with_seed=_named(sample_levels_with_seed, "levels"))
 
-  @property
-  def signatures(self):
-    """Serving signatures: one per endpoint, `log_prob` as the default."""
+  def serving_signatures(self):
+    """Serving signatures: one per endpoint, `log_prob` as the default.
+
+    A method, not a property: SavedModel's object traversal evaluates
+    properties, which traced every signature a second time.
+    """
     functions = {
         name: function.get_concrete_function(*getattr(self, name).input_signature)
         for name, function in self._signature_functions.items()}
@@ -202,7 +205,7 @@ def save(model, path):
   staging = _unique_sibling(path, "partial")
   os.mkdir(staging)  # Unlike `tempfile.mkdtemp`, honours the umask (not 0700).
   try:
-    tf.saved_model.save(module, staging, signatures=module.signatures)
+    tf.saved_model.save(module, staging, signatures=module.serving_signatures())
     _replace_directory(staging, path)
   except BaseException:
     shutil.rmtree(staging, ignore_errors=True)
