@@ -288,32 +288,29 @@ def _identity(config):
   return values
 
 
-def _extension_schedule(config_path, schedule):
+def _extension_schedule(saved, schedule):
   """`schedule`, or for a longer budget the saved run's epoch length with more epochs.
 
-  Extending keeps the steps per epoch of the saved run (so the epochs it
-  completed, and the data order, stay as they were) and adds the fewest
-  epochs that cover the new budget.
+  Extending keeps the steps per epoch of the saved run `saved` (its
+  config.json; so the epochs it completed, and the data order, stay as they
+  were) and adds the fewest epochs that cover the new budget.
   """
-  with open(config_path) as stream:
-    saved = json.load(stream)
   steps_per_epoch = saved.get("steps_per_epoch")
   if not steps_per_epoch or schedule.total_steps <= saved.get("total_steps", 0):
     return schedule
   return EpochSchedule(math.ceil(schedule.total_steps / steps_per_epoch), steps_per_epoch)
 
 
-def _check_resumable(config_path, config):
+def _check_resumable(config_path, saved, config):
   """Returns the saved config's total steps if `--resume` may continue it, else exits.
 
+  `saved` is the config read from `config_path`, `config` the requested one.
   The run must have been configured identically, except that a larger step
   budget (`--steps`, `--epochs`) extends it: training continues from the
   last checkpoint to the new end (a cosine learning rate then follows the
   longer schedule from the step reached).  A refusal names each differing
   value, saved and requested.
   """
-  with open(config_path) as stream:
-    saved = json.load(stream)
   before, now = _identity(saved), _identity(config)
   changed = [key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)]
   longer = config["total_steps"] > saved.get("total_steps", 0)
@@ -512,9 +509,11 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
   if args.resume and not resuming:
     print(f"--resume: no checkpoint in {checkpoint.directory}; starting afresh.")
   if resuming:
-    schedule = _extension_schedule(config_path, schedule)
+    with open(config_path) as stream:
+      saved = json.load(stream)
+    schedule = _extension_schedule(saved, schedule)
     config = _run_config(args, data, hyperparameters, schedule, strategy)
-    saved_steps = _check_resumable(config_path, config)
+    saved_steps = _check_resumable(config_path, saved, config)
     if saved_steps is not None and saved_steps < schedule.total_steps:
       print(f"--resume: extending the run from {saved_steps} to {schedule.total_steps} "
             f"steps ({schedule.epochs} epochs of {schedule.steps_per_epoch}).")

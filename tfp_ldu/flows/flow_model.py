@@ -609,16 +609,19 @@ class FlowModel(keras.Model):
     and update) as a plain graph.
     """
     distributed = isinstance(x, tf.distribute.DistributedDataset)
+    checked = False
     if x is not None and not distributed and not isinstance(x, tf.data.Dataset):
       # Checked here, eagerly: a traced step may already be generalised to an
       # unknown event dimension, and XLA drops run-time assertions.
       data = x if tf.is_tensor(x) else np.asarray(x)
       self._as_input(data[:1])
       self.check_levels(data)
+      checked = initialization_batch is None  # The batch would be part of `data`.
     if self.needs_initialization:
       if initialization_batch is None:
         initialization_batch = _first_batch(x, batch_size, self.distribute_strategy)
-      self.check_levels(initialization_batch)
+      if not checked:  # A dataset's, or one the caller passed.
+        self.check_levels(initialization_batch)
       self.initialize(initialization_batch)
     if self.distribute_strategy.num_replicas_in_sync > 1 and self.jit_compile:
       self.jit_compile = False

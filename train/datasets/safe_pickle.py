@@ -103,6 +103,23 @@ class RestrictedUnpickler(pickle.Unpickler):
                             "none.")
 
 
+def _load_with(unpickler_class, stream, source, what, remedy):
+  """`unpickler_class(stream).load()`, its failures as `ValueError`s naming `source`.
+
+  A pickle that cannot be read at all is "not a readable <what>", followed by
+  `remedy`.
+  """
+  try:
+    return unpickler_class(stream, encoding="latin1").load()
+  except UnsafePickleError as error:
+    raise ValueError(f"{source}: {error}") from error
+  except MemoryError:
+    raise
+  except Exception as error:  # Garbled pickles fail in many ways.
+    raise ValueError(f"{source}: not a readable {what} ({type(error).__name__}: {error}); "
+                     f"the file is truncated or corrupted{remedy}") from error
+
+
 def restricted_load(stream, source: str):
   """Unpickles one object from the binary `stream` with `RestrictedUnpickler`.
 
@@ -118,16 +135,7 @@ def restricted_load(stream, source: str):
       (`__cause__` is the `UnsafePickleError`) or cannot be read at all
       (truncated, not gzip, not a pickle).
   """
-  try:
-    return RestrictedUnpickler(stream, encoding="latin1").load()
-  except UnsafePickleError as error:
-    raise ValueError(f"{source}: {error}") from error
-  except MemoryError:
-    raise
-  except Exception as error:  # Garbled pickles fail in many ways.
-    raise ValueError(
-        f"{source}: not a readable pickle ({type(error).__name__}: {error}); "
-        f"the file is truncated or corrupted.  Download it again.") from error
+  return _load_with(RestrictedUnpickler, stream, source, "pickle", ".  Download it again.")
 
 
 # (module, name) of the pandas objects a plain DataFrame pickle refers to,
@@ -156,6 +164,8 @@ def _frame_unpickler_class():
   class RestrictedFrameUnpickler(pickle_compat.Unpickler):
     """`pickle_compat.Unpickler` limited to `_PANDAS_FRAME_GLOBALS` and numpy data."""
 
+    persistent_load = RestrictedUnpickler.persistent_load
+
     def find_class(self, module, name):
       if (module, name) in _ALLOWED_GLOBALS:
         return _ALLOWED_GLOBALS[(module, name)]
@@ -163,9 +173,6 @@ def _frame_unpickler_class():
       if target not in _PANDAS_FRAME_GLOBALS:
         raise _refuse(module, name)
       return super().find_class(module, name)
-
-    def persistent_load(self, pid):
-      raise UnsafePickleError("refusing a persistent id: dataset pickles have none.")
 
   return RestrictedFrameUnpickler
 
@@ -185,14 +192,5 @@ def restricted_frame_load(stream, source: str):
       is imported or called for it; `__cause__` is the `UnsafePickleError`)
       or a pickle that cannot be read.
   """
-  try:
-    return _frame_unpickler_class()(stream, encoding="latin1").load()
-  except UnsafePickleError as error:
-    raise ValueError(f"{source}: {error}") from error
-  except MemoryError:
-    raise
-  except Exception as error:  # Garbled or old pickles fail in many ways.
-    raise ValueError(
-        f"{source}: not a readable DataFrame pickle ({type(error).__name__}: {error}); "
-        f"the file is truncated or corrupted, or was written by a pandas too old for "
-        f"the installed one.") from error
+  return _load_with(_frame_unpickler_class(), stream, source, "DataFrame pickle",
+                    ", or was written by a pandas too old for the installed one.")
