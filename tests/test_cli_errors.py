@@ -192,11 +192,15 @@ def start_child(words, log_prefix, env):
   """Starts `words` with stdout/stderr in `<log_prefix>.out/.err` and Ctrl-C enabled."""
   # A child inherits an ignored SIGINT (e.g. under `nohup`), and Python then
   # never raises KeyboardInterrupt: give the child the default disposition.
+  # A child also inherits the signal mask of the thread that starts it: a
+  # SIGINT blocked there would stay pending in the child forever.
   previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+  previous_mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGINT])
   try:
     with open(f"{log_prefix}.out", "w") as stdout, open(f"{log_prefix}.err", "w") as stderr:
       return subprocess.Popen(words, stdout=stdout, stderr=stderr, env=env)
   finally:
+    signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
     signal.signal(signal.SIGINT, previous)
 
 
