@@ -25,7 +25,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from models import ResidualFlow  # noqa: E402
+from tfp_ldu.flows import ResidualFlow  # noqa: E402
 from tfp_ldu.testing import contractive_net  # noqa: E402
 from tfp_ldu.bijectors import Residual, log_det_estimators  # noqa: E402
 

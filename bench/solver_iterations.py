@@ -27,7 +27,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from models import LDUFlow  # noqa: E402
+from tfp_ldu.flows import LDUFlow  # noqa: E402
 from tfp_ldu.testing import randomise_d_scales  # noqa: E402
 from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 

@@ -163,7 +163,7 @@ class Reference:
 
 
 def library_flow(shape, dtype="float32", stacked_blocks=True):
-  from models import LDUFlow
+  from tfp_ldu.flows import LDUFlow
   config = SHAPES[shape]
   return LDUFlow(config["event_size"], num_blocks=config["num_blocks"],
                  num_d_scales=config["num_d_scales"], num_mixtures=config["num_mixtures"],

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import LDUFlow
+from tfp_ldu.flows import LDUFlow
 from tfp_ldu.bijectors import LDU, Sinusoidal, TriangularShift
 
 

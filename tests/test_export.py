@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import LDUFlow
+from tfp_ldu.flows import LDUFlow
 from tfp_ldu.flows import MAF
 from tfp_ldu import export
 

@@ -110,7 +110,7 @@ def test_public_calls_are_compiled_once_per_dtype_and_rank():
     model.sample(n)
     model.sample(n, seed=n)
     model.log_prob(moons(n))
-  for function in model._compiled.values():
+  for function in model.compiled_calls.values():
     assert function.experimental_get_tracing_count() == 1
   with pytest.raises(ValueError, match="non-negative integer"):
     model.sample(-1)
@@ -296,11 +296,11 @@ def test_errors_of_the_public_calls_cut_tensor_dumps(monkeypatch):
   def failing(*args, **kwargs):
     raise ValueError(dump)
 
-  monkeypatch.setattr(model, "_distribution", failing)
+  monkeypatch.setattr(model, "transformed_distribution", failing)
   with pytest.raises(ValueError, match="more characters cut") as error:
     model.log_prob(moons(4))
   assert len(str(error.value)) < 1700 and str(error.value.__cause__) == dump
-  monkeypatch.setattr(model, "_distribution", lambda *a, **k: (_ for _ in ()).throw(
+  monkeypatch.setattr(model, "transformed_distribution", lambda *a, **k: (_ for _ in ()).throw(
       ValueError("short")))
   with pytest.raises(ValueError, match="^short$"):
     model.log_prob(moons(4))
@@ -339,7 +339,7 @@ def test_import_tfp_ldu_alone_reloads_a_saved_model_and_imports_no_application_p
 
 
 def test_fit_turns_tf_data_autotuning_off_on_cpus_unless_the_dataset_sets_it():
-  from tfp_ldu.flows.flow_model import without_cpu_autotuning
+  from tfp_ldu.flows.training import without_cpu_autotuning
   dataset = tf.data.Dataset.from_tensor_slices(moons(64)).batch(16).prefetch(tf.data.AUTOTUNE)
   assert without_cpu_autotuning(dataset).options().autotune.enabled is False
   chosen = tf.data.Options()

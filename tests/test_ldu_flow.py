@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import MAF, LDUFlow
+from tfp_ldu.flows import MAF, LDUFlow
 from tfp_ldu.testing import randomise_d_scales
 
 

@@ -69,7 +69,7 @@ def test_maf_mog_trains_every_mog_weight_samples_and_reloads(tmp_path):
   assert history.history["loss"][-1] < history.history["loss"][0]
 
   log_prob = model.log_prob(x[:8]).numpy()
-  xla = tf.function(lambda v: model._distribution(False).log_prob(v), jit_compile=True)
+  xla = tf.function(lambda v: model.transformed_distribution(False).log_prob(v), jit_compile=True)
   np.testing.assert_allclose(xla(tf.constant(x[:8])), log_prob, rtol=1e-5, atol=1e-5)
   samples = model.sample(16, seed=4).numpy()
   assert samples.shape == (16, 3) and np.all(np.isfinite(samples))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models import MixtureLogisticCouplingFlow
+from tfp_ldu.flows import MixtureLogisticCouplingFlow
 from tfp_ldu.bijectors import MixtureLogisticCDF, MixtureLogisticCoupling
 from tfp_ldu.layers import MixtureLogisticCouplingLayer
 from tfp_ldu.solvers import ConvergenceError

@@ -13,7 +13,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from models import ResidualFlow
+from tfp_ldu.flows import ResidualFlow
 from tfp_ldu.bijectors import Residual
 from tfp_ldu.bijectors.roulette import CAP_TAIL_PROBABILITY, TermSchedule
 from tfp_ldu.nets import LipschitzMLP

@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import tfp_ldu.export
-from models import ResidualFlow
+from tfp_ldu.flows import ResidualFlow
 from tfp_ldu.bijectors import log_det_estimators
 from tfp_ldu.bijectors.roulette import TermSchedule
 from tfp_ldu.nets import LipschitzMLP

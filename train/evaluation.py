@@ -12,11 +12,11 @@ __all__ = ["BatchedLogProb", "LogLikelihood", "summarize_log_likelihood",
 class BatchedLogProb:
   """Per-example log-likelihood over any number of rows, compiled once for one batch shape.
 
-  It is `model.log_prob`, or for a model with a dequantiser (images) the
-  dequantisation bound `model(x)` = log p(y) - log q(y | x) of the discrete
-  rows, the quantity bits/dim is computed from; `bound=True` asks for
-  `model(x)` in any case (for an `AugmentedFlow`: the one-sample bound, where
-  `log_prob` is the importance-weighted estimate).
+  It is `model.test_log_likelihood`, the estimate the model reports as its
+  held-out log-likelihood (exact, the dequantisation bound of discrete rows
+  from which bits/dim are computed, or an importance-weighted estimate);
+  `bound=True` asks for `model(x)` in any case (for an `AugmentedFlow`: the
+  one-sample bound).
 
   The rows are cut into batches of `batch_size`; the last batch is padded by
   repeating its final row and the padding's results are dropped, so every
@@ -40,8 +40,7 @@ class BatchedLogProb:
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
     self.dequantized_parts = bool(dequantized_parts)
-    function = (model.log_prob if model.dequantizer is None and not bound else
-                lambda x: model(x, training=False))
+    function = (lambda x: model(x, training=False)) if bound else model.test_log_likelihood
     if dequantized_parts:
       def function(x):
         images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.

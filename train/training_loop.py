@@ -36,7 +36,6 @@ from train.hyperparameters import EXPONENTIAL_DECAY_RATE
 from train.hyperparameters import Hyperparameters
 from train.hyperparameters import PLATEAU_FACTOR
 from train.hyperparameters import PLATEAU_PATIENCE
-from train.nan_guard import NonFiniteLossGuard
 
 __all__ = ["make_optimizer", "TrainingOutcome", "run_training"]
 
@@ -97,7 +96,6 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
   first_epoch = checkpoint.state["epoch"]
   if checkpoint.state["stopped_early"] or first_epoch >= schedule.epochs:
     return TrainingOutcome(nan_message=None, stopped_early=checkpoint.state["stopped_early"])
-  guard = NonFiniteLossGuard(schedule.steps_per_epoch)
   os.makedirs(log_dir, exist_ok=True)
   if lr_decay == "plateau":
     callbacks = [keras.callbacks.ReduceLROnPlateau(
@@ -110,14 +108,20 @@ def run_training(model, x_train, x_val, schedule: EpochSchedule, batch_size: int
         initial_epoch=first_epoch, epochs=schedule.epochs,
         steps_per_epoch=schedule.steps_per_epoch,
         validation_data=distribution.validation_input(strategy, x_val, eval_batch_size),
-        callbacks=[guard, checkpoint, keras.callbacks.TensorBoard(log_dir=log_dir),
+        callbacks=[checkpoint, keras.callbacks.TensorBoard(log_dir=log_dir),
                    *callbacks],
         shuffle=False, verbose=verbose)
-  except NonFiniteLossError:
-    # The model refused the step; the guard (called first) recorded it and
-    # keeps the last good checkpoint.
-    if not guard.triggered:
-      raise
-  return TrainingOutcome(
-      nan_message=guard.message(checkpoint.state) if guard.triggered else None,
-      stopped_early=checkpoint.state["stopped_early"])
+  except NonFiniteLossError as error:
+    # The model refused the step; the last good checkpoint stays on disk.
+    return TrainingOutcome(nan_message=non_finite_message(error, checkpoint.state),
+                           stopped_early=checkpoint.state["stopped_early"])
+  return TrainingOutcome(nan_message=None, stopped_early=checkpoint.state["stopped_early"])
+
+
+def non_finite_message(error, checkpoint_state):
+  """A sentence naming the refused step (`NonFiniteLossError`) and the checkpoint kept."""
+  kept = (f"the last good checkpoint (epoch {checkpoint_state['epoch']}, step "
+          f"{checkpoint_state['step']}) is kept"
+          if checkpoint_state["last_file"] else "no epoch finished, so no checkpoint exists")
+  return (f"Training stopped: the loss became NaN/infinite at step {error.step} "
+          f"(epoch {error.epoch}, batch {error.batch}); {kept}.")

@@ -17,7 +17,7 @@ import tensorflow as tf
 from bench.parity_reference.candidate_defaults import initialize_actnorm
 from bench.parity_reference.candidate_defaults import reinitialise_made
 from bench.parity_reference.candidate_defaults import transplant_reference_weights
-from models import LDUFlow
+from tfp_ldu.flows import LDUFlow
 
 __all__ = ["build_library_model", "train_library"]
 

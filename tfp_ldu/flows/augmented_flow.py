@@ -110,7 +110,7 @@ class AugmentedFlow(FlowModel):
     noise = self._noise(num_samples * batch, h.dtype)
     log_q = (-0.5 * tf.reduce_sum(tf.square(noise), axis=-1)
              - 0.5 * self.augment_dims * math.log(2. * math.pi))
-    joint = self.flow._distribution(training).log_prob(tf.concat([tiled, noise], axis=-1))
+    joint = self.flow.transformed_distribution(training).log_prob(tf.concat([tiled, noise], axis=-1))
     return tf.reshape(joint - log_q, tf.stack([num_samples, batch])) + log_det
 
   def _noise(self, count, dtype):
@@ -130,8 +130,15 @@ class AugmentedFlow(FlowModel):
     y, log_q = self.dequantizer(x, training=training)
     return self._importance_weighted(y, 1, training) - log_q
 
-  def _evaluation_log_prob(self, x):
+  def evaluation_log_prob(self, x):
     return self._importance_weighted(x, self.num_importance_samples, False)
+
+  @property
+  def test_log_likelihood_kind(self):
+    """`log_prob`'s importance-weighted bound, or with a dequantiser the one-sample bound."""
+    if self.dequantizer is None:
+      return "importance-weighted bound"
+    return "one-sample augmentation bound"
 
   def importance_weighted_log_prob(self, x, num_samples):
     """`[N]` K-sample importance-weighted estimate of log p(x), K = `num_samples`."""
@@ -144,8 +151,8 @@ class AugmentedFlow(FlowModel):
   def base_distribution(self):
     return self.flow.base_distribution()
 
-  def _sample_with_diagnostics(self, n, seed, temperature=1.0):
-    joint = self.flow._sample_with_diagnostics(n, seed, temperature)
+  def draw_with_diagnostics(self, n, seed, temperature=1.0):
+    joint = self.flow.draw_with_diagnostics(n, seed, temperature)
     h = joint["samples"][..., :self.event_size]
     return dict(samples=self.flow_bijector().forward(h), latents=joint["latents"],
                 joint_samples=joint["samples"], max_iterations=joint["max_iterations"],

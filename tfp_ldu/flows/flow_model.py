@@ -9,7 +9,11 @@ import tensorflow_probability as tfp
 
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.flows.concise_errors import concise_errors
-from tfp_ldu.layers.bijector_layer import _needs_initialization
+from tfp_ldu.flows.training import FlowTraining
+from tfp_ldu.flows.training import NonFiniteLossError
+from tfp_ldu.layers.bijector_layer import initialize_in_order
+from tfp_ldu.layers.bijector_layer import needs_initialization
+from tfp_ldu.layers.bijector_layer import walk_in_order
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 from tfp_ldu.layers.pixel_levels import level_problem
 from tfp_ldu.layers.pixel_levels import levels_of
@@ -23,12 +27,8 @@ tfd = tfp.distributions
 __all__ = ["FlowModel", "NonFiniteLossError"]
 
 
-class NonFiniteLossError(FloatingPointError):
-  """`fit` met a NaN/inf loss or gradient; the step was not applied."""
-
-
 @keras.saving.register_keras_serializable(package="tfp_ldu")
-class FlowModel(keras.Model):
+class FlowModel(FlowTraining, keras.Model):
   """A density p(x) = base(T(x)) |det dT/dx| with T a chain of bijector layers.
 
   Subclasses set `self.flow_layers`: `tfp_ldu.layers.BijectorLayer`s in
@@ -140,7 +140,7 @@ class FlowModel(keras.Model):
     self._flow_layers = []
     # Not a dict: TensorFlow tracks dict attributes, and a tracked dict with
     # tuple keys makes `model.export` / `tf.saved_model.save` refuse the model.
-    self._compiled = CompiledCalls()
+    self.compiled_calls = CompiledCalls()
 
   @property
   def event_size(self):
@@ -185,7 +185,13 @@ class FlowModel(keras.Model):
     return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
                            reinterpreted_batch_ndims=len(self.latent_shape))
 
-  def _distribution(self, training=None):
+  def transformed_distribution(self, training=None):
+    """A `tfd.TransformedDistribution(base, flow_bijector(training))` over the current weights.
+
+    The snapshot `call` and the estimators use (`distribution` is its live,
+    evaluation-mode wrapper); `training=True` puts dropout and batch norm in
+    training mode.
+    """
     return tfd.TransformedDistribution(self.base_distribution(),
                                        self.flow_bijector(training))
 
@@ -200,7 +206,7 @@ class FlowModel(keras.Model):
     """
     def build(*variables):
       del variables  # Passed so that the module tracks them; read by the layers.
-      return self._distribution()
+      return self.transformed_distribution()
 
     return _LiveDistribution(build, *[v.value for v in self.variables])
 
@@ -234,6 +240,10 @@ class FlowModel(keras.Model):
         x = tf.ensure_shape(x, [None, *self.event_shape])
     return x
 
+  def check_input_shape(self, x):
+    """Raises a clear `ValueError`/`TypeError` unless `x` can be `[N, *event_shape]` data."""
+    self._as_input(x)
+
   def _check_static_shape(self, shape):
     """Raises a `ValueError` unless `shape` can be `[N, *event_shape]`."""
     shape, event = tf.TensorShape(shape), tf.TensorShape(self.event_shape)
@@ -245,9 +255,9 @@ class FlowModel(keras.Model):
   def call(self, x, training=None):
     x = self._as_input(x)
     if self.dequantizer is None:
-      return self._distribution(training).log_prob(x)
+      return self.transformed_distribution(training).log_prob(x)
     y, log_q = self.dequantizer(x, training=training)
-    return self._distribution(training).log_prob(y) - log_q
+    return self.transformed_distribution(training).log_prob(y) - log_q
 
   @concise_errors
   def log_prob(self, x):
@@ -261,7 +271,7 @@ class FlowModel(keras.Model):
     """
     x = self._as_input(x)
     if not tf.executing_eagerly():
-      return self._evaluation_log_prob(x)
+      return self.evaluation_log_prob(x)
     return self._compiled_function("log_prob")(x)
 
   def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256):
@@ -313,10 +323,10 @@ class FlowModel(keras.Model):
         tiled = tf.reshape(tf.tile(data[tf.newaxis], [count] + [1] * data.shape.rank),
                            [-1, *self.event_shape])
         y, log_q = self.dequantizer(tiled, training=False)
-        log_weights = tf.cast(self._distribution(False).log_prob(y) - log_q, tf.float64)
+        log_weights = tf.cast(self.transformed_distribution(False).log_prob(y) - log_q, tf.float64)
         return tf.reduce_logsumexp(tf.reshape(log_weights, [count, -1]), axis=0)
 
-      return self._compiled.get(
+      return self.compiled_calls.get(
           ("importance_weighted", count, self.compute_dtype),
           lambda: tf.function(log_sum_of_weights, autograph=False, input_signature=[
               tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]))
@@ -388,12 +398,18 @@ class FlowModel(keras.Model):
                        f"{temperature!r}.")
     temperature = tf.cast(temperature, self.compute_dtype)
     if not tf.executing_eagerly():
-      return self._sample_with_diagnostics(n, seed, temperature)
+      return self.draw_with_diagnostics(n, seed, temperature)
     if seed is None:
       return self._compiled_function("sample")(n, tf.zeros([], tf.int32), temperature)
     return self._compiled_function("sample", seeded=True)(n, seed, temperature)
 
-  def _sample_with_diagnostics(self, n, seed, temperature=1.0):
+  def draw_with_diagnostics(self, n, seed, temperature=1.0):
+    """The traceable sampler behind `sample_with_diagnostics` (no checks, not compiled).
+
+    `n` an int32 scalar, `seed` None or an int32 `[2]` stateless seed,
+    `temperature` a scalar; returns the same dict.  Subclasses that sample
+    differently (`AugmentedFlow`) override this method.
+    """
     latents = self.base_distribution().sample(n, seed=seed) * temperature
     solved = solve_forward(self.flow_bijector(), latents)
     return dict(samples=solved.value, latents=latents,
@@ -442,16 +458,21 @@ class FlowModel(keras.Model):
                 latent_residual=tf.reduce_max(tf.abs(again - latents), axis=axes),
                 num_unconverged=solved.num_unconverged)
 
-  def _evaluation_log_prob(self, x):
-    log_prob = self._distribution(False).log_prob(x)
+  def evaluation_log_prob(self, x):
+    """The traceable `[N]` log-density behind `log_prob`, for `[N, *event_shape]` tensors.
+
+    -inf outside the logit preprocessing's support.  Subclasses whose
+    `log_prob` is an estimate (`AugmentedFlow`) override this method.
+    """
+    log_prob = self.transformed_distribution(False).log_prob(x)
     for layer in self._preprocessing:  # Outside the logit's support: density 0.
       outside = layer.outside_support(x, len(self.event_shape))
       log_prob = tf.where(outside, tf.constant(-np.inf, log_prob.dtype), log_prob)
     return log_prob
 
-  def _unseeded_sample_with_diagnostics(self, n, seed, temperature):
+  def _unseeded_draw_with_diagnostics(self, n, seed, temperature):
     del seed
-    return self._sample_with_diagnostics(n, None, temperature)
+    return self.draw_with_diagnostics(n, None, temperature)
 
   def _compiled_function(self, kind, seeded=False):
     """A `tf.function` per public call, traced once per dtype and input rank.
@@ -464,71 +485,18 @@ class FlowModel(keras.Model):
       temperature = tf.TensorSpec([], self.compute_dtype)
       data = tf.TensorSpec([None, *self.event_shape], self.compute_dtype)
       if kind == "log_prob":
-        python_function, signature = self._evaluation_log_prob, [data]
+        python_function, signature = self.evaluation_log_prob, [data]
       elif kind == "reconstruct":
         python_function, signature = self._reconstruct, [data, count_and_seed[0]]
       elif seeded:
-        python_function = self._sample_with_diagnostics
+        python_function = self.draw_with_diagnostics
         signature = [*count_and_seed, temperature]
       else:
-        python_function = self._unseeded_sample_with_diagnostics
+        python_function = self._unseeded_draw_with_diagnostics
         signature = [count_and_seed[0], tf.TensorSpec(None, tf.int32), temperature]
       return tf.function(python_function, input_signature=signature, autograph=False)
 
-    return self._compiled.get((kind, seeded, self.compute_dtype), build)
-
-  # ---- training ----------------------------------------------------------
-  def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-    """-mean log-likelihood (nats) plus layer losses, scaled for `tf.distribute`."""
-    del x, y, training
-    log_likelihood = y_pred
-    if sample_weight is not None:
-      sample_weight = tf.cast(sample_weight, y_pred.dtype)
-      loss = -tf.reduce_sum(log_likelihood * sample_weight) / tf.reduce_sum(sample_weight)
-    else:
-      loss = -tf.reduce_mean(log_likelihood)
-    for extra in self.losses:
-      loss += tf.cast(tf.reduce_sum(extra), loss.dtype)
-    return loss / tf.cast(tf.distribute.get_strategy().num_replicas_in_sync, loss.dtype)
-
-  def train_step(self, data):
-    """One optimizer step, skipped when the loss or a gradient is not finite.
-
-    With `replica_jit_compile` (set by `fit` when XLA is requested under a
-    strategy of several replicas), this replica's loss and gradients run as
-    one XLA-compiled function on the replica's own device, with no
-    collective inside; the all-reduce and the update run outside XLA.
-    """
-    x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-    loss_and_gradients = self._loss_and_gradients
-    if getattr(self, "replica_jit_compile", False):
-      loss_and_gradients = self._compiled.get(
-          ("loss_and_gradients", "xla"),
-          lambda: tf.function(self._loss_and_gradients, jit_compile=True, autograph=False))
-    loss, y_pred, gradients = loss_and_gradients(x, y, sample_weight)
-    num_replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    self._loss_tracker.update_state(loss * tf.cast(num_replicas, loss.dtype),
-                                    sample_weight=tf.shape(y_pred)[0])
-    variables = self.trainable_variables
-    finite = tf.math.is_finite(loss)
-    for gradient in gradients:
-      if gradient is not None:
-        finite = tf.logical_and(finite, tf.reduce_all(tf.math.is_finite(gradient)))
-    _apply_if_finite(self.optimizer, gradients, variables, finite)
-    return _reducible_by_keras(self.compute_metrics(x, y, y_pred,
-                                                    sample_weight=sample_weight))
-
-  def test_step(self, data):
-    """`keras.Model.test_step`, with logs Keras can reduce across workers."""
-    return _reducible_by_keras(super().test_step(data))
-
-  def _loss_and_gradients(self, x, y, sample_weight):
-    """This replica's `(loss, log-likelihoods, gradients)`: no cross-replica op inside."""
-    with tf.GradientTape() as tape:
-      y_pred = self(x, training=True)
-      loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight)
-      scaled_loss = self.optimizer.scale_loss(loss)
-    return loss, y_pred, tape.gradient(scaled_loss, self.trainable_variables)
+    return self.compiled_calls.get((kind, seeded, self.compute_dtype), build)
 
   def initialize(self, batch):
     """Data-dependent initialisation of every layer that needs it, in order.
@@ -550,15 +518,55 @@ class FlowModel(keras.Model):
               f"the support of the logit preprocessing (alpha = {layer.alpha}): pass "
               f"dequantised pixels y in [0, 1).")
     if self.dequantizer is not None:
-      if _needs_initialization(self.dequantizer):
+      if needs_initialization(self.dequantizer):
         self.dequantizer.initialize(h)
       h, _ = self.dequantizer(h, training=False)
-    if self.flattens_events:
-      h = tf.reshape(h, [-1, self.event_size])
-    for layer in self.flow_layers:
-      if _needs_initialization(layer):
-        layer.initialize(h)
-      h = layer.bijector().inverse(h)
+    initialize_in_order(self.flow_layers, self._flat_if_needed(h))
+
+  def _flat_if_needed(self, h):
+    """`h` `[N, *event_shape]` as the first layer's input (`[N, D]` if `flattens_events`)."""
+    return tf.reshape(h, [-1, self.event_size]) if self.flattens_events else h
+
+  def after_training(self, x):
+    """Sets the statistics evaluation reads from data, e.g. batch norm's, from `x`.
+
+    The post-training hook (`train/fit.py` calls it after restoring the best
+    checkpoint): `x` `[N, *event_shape]` (the training set, as `fit` takes
+    it) is pushed through the flow in evaluation mode and every layer that
+    `collects_statistics` (`tfp_ldu.layers.BatchNormalization`: the MAF
+    authors' population moments instead of moving averages) sets them from
+    the batch it sees.  A no-op, without a pass over `x`, for flows without
+    such layers.
+    """
+    if not any(layer.collects_statistics for layer in self.flow_layers):
+      return
+    h = self._as_input(x)
+    if self.dequantizer is not None:
+      h, _ = self.dequantizer(h, training=False)
+    walk_in_order(self.flow_layers, self._flat_if_needed(h),
+                  lambda layer, inputs: layer.after_training(inputs))
+
+  def test_log_likelihood(self, x):
+    """`[N]` the model's honest held-out log-likelihood of data `x`, in nats.
+
+    Without a dequantiser: the exact log p(x) (`log_prob`).  With one (discrete
+    data): the dequantisation bound log p(y) - log q(y | x) of one draw
+    y ~ q(. | x), a lower bound on log P(x) of the discrete levels, the
+    quantity bits/dim are computed from.  `test_log_likelihood_kind` says
+    which; `tfp_ldu.flows.AugmentedFlow` overrides both.  Traceable (no
+    compiled cache of its own).
+    """
+    if self.dequantizer is None:
+      return self.log_prob(x)
+    return self(x, training=False)
+
+  @property
+  def test_log_likelihood_kind(self):
+    """What `test_log_likelihood` estimates, for reports."""
+    if self.dequantizer is None:
+      return "exact log-likelihood"
+    return ("dequantisation bound on log P(x) of the discrete levels (one draw of q), "
+            "nats per image")
 
   def check_levels(self, x):
     """Raises a `ValueError` unless `x` holds integer levels in [0, L) (with a dequantiser).
@@ -585,66 +593,7 @@ class FlowModel(keras.Model):
   def needs_initialization(self):
     """True while a layer (or the dequantiser) waits for data-dependent initialisation."""
     dequantizer = [] if self.dequantizer is None else [self.dequantizer]
-    return any(_needs_initialization(layer) for layer in [*dequantizer, *self.flow_layers])
-
-  @concise_errors
-  def fit(self, x=None, y=None, batch_size=None, sample_weight=None, callbacks=None,
-          initialization_batch=None, **kwargs):
-    """`keras.Model.fit` without labels; see the class docstring for the extras.
-
-    Args:
-      x: arrays, a tensor, a `tf.data.Dataset` or a distributed dataset
-        (`strategy.distribute_datasets_from_function` /
-        `experimental_distribute_dataset`).
-      y, batch_size, sample_weight, callbacks, **kwargs: as `keras.Model.fit`.
-      initialization_batch: the batch for data-dependent initialisation
-        (default: `x`'s first batch; from a distributed dataset, its first
-        global batch gathered from every replica, identical on every worker).
-
-    XLA under a strategy of several replicas: Keras would compile the whole
-    multi-replica step as one XLA cluster, which cannot reach the variables
-    of the other replicas' devices.  If the model was compiled with
-    `jit_compile=True`, `fit` instead compiles each replica's loss and
-    gradients with XLA (`replica_jit_compile`) and the outer step (all-reduce
-    and update) as a plain graph.
-    """
-    distributed = isinstance(x, tf.distribute.DistributedDataset)
-    checked = False
-    if x is not None and not distributed and not isinstance(x, tf.data.Dataset):
-      # Checked here, eagerly: a traced step may already be generalised to an
-      # unknown event dimension, and XLA drops run-time assertions.
-      data = x if tf.is_tensor(x) else np.asarray(x)
-      self._as_input(data[:1])
-      self.check_levels(data)
-      checked = initialization_batch is None  # The batch would be part of `data`.
-    if self.needs_initialization:
-      if initialization_batch is None:
-        initialization_batch = _first_batch(x, batch_size, self.distribute_strategy)
-      if not checked:  # A dataset's, or one the caller passed.
-        self.check_levels(initialization_batch)
-      self.initialize(initialization_batch)
-    if self.distribute_strategy.num_replicas_in_sync > 1 and self.jit_compile:
-      self.jit_compile = False
-      self.replica_jit_compile = True
-      self.train_function = self.test_function = self.predict_function = None
-    if getattr(self, "optimizer", None) is not None and not self.optimizer.built:
-      # Keras builds the optimizer inside the first trace of the step when no
-      # strategy is set; creating its slot variables there makes tf.function
-      # trace the whole step twice (about half of the first step's time).
-      with self.distribute_strategy.scope():
-        self.optimizer.build(self.trainable_variables)
-    x = without_cpu_autotuning(x)
-    y = _placeholder_labels(x, y, sample_weight)
-    callbacks = [*(callbacks or []), _StopOnNonFiniteLoss()]
-    return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
-                       callbacks=callbacks, **kwargs)
-
-  @concise_errors
-  def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
-    """`keras.Model.evaluate` without labels, honouring `sample_weight`."""
-    y = _placeholder_labels(x, y, sample_weight)
-    return super().evaluate(x, y, batch_size=batch_size, sample_weight=sample_weight,
-                            **kwargs)
+    return any(needs_initialization(layer) for layer in [*dequantizer, *self.flow_layers])
 
   def export(self, filepath, format="tf_saved_model", input_signature=None, **kwargs):
     """Keras 3 export with the input signature `[None, *event_shape]` by default.
@@ -700,68 +649,6 @@ class CompiledCalls:
     return self._functions.values()
 
 
-class _StopOnNonFiniteLoss(keras.callbacks.Callback):
-  """Raises `NonFiniteLossError` after a step whose loss was NaN or inf."""
-
-  def on_train_batch_end(self, batch, logs=None):
-    loss = (logs or {}).get("loss")
-    if loss is not None and not np.isfinite(float(loss)):
-      step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))
-      raise NonFiniteLossError(
-          f"{type(self.model).__name__}.fit: the loss became {float(loss)} at batch "
-          f"{batch} of this epoch; that step was not applied, so the weights are those "
-          f"after {step} optimizer steps.  Check the data for NaN/inf values, or lower "
-          f"the learning rate.")
-
-
-def _apply_if_finite(optimizer, gradients, variables, finite):
-  """Applies the gradients only where every replica's loss and gradients are finite."""
-  replica_context = tf.distribute.get_replica_context()
-  strategy = tf.distribute.get_strategy()
-  if strategy.num_replicas_in_sync > 1 and replica_context is not None:
-    num_non_finite = replica_context.all_reduce(
-        tf.distribute.ReduceOp.SUM, 1.0 - tf.cast(finite, tf.float32))
-    finite = num_non_finite < 0.5
-  pairs = list(zip(gradients, variables))
-
-  def apply():
-    optimizer.apply_gradients(pairs)
-    return tf.constant(True)
-
-  # Under a strategy, even with one replica, `apply_gradients` calls
-  # `merge_call`, which a `tf.cond` branch cannot.
-  if (replica_context is None or not tf.distribute.has_strategy()
-      or tf.__internal__.distribute.strategy_supports_no_merge_call()):
-    tf.cond(finite, apply, lambda: tf.constant(False))
-    return
-
-  # A cond whose branch calls merge_call must run in the cross-replica context.
-  def cross_replica(distribution, finite):
-    finite = distribution.experimental_local_results(finite)[0]
-    tf.cond(finite,
-            lambda: (distribution.extended.call_for_each_replica(
-                lambda: optimizer.apply_gradients(pairs)), tf.constant(True))[1],
-            lambda: tf.constant(False))
-
-  replica_context.merge_call(cross_replica, args=(finite,))
-
-
-def _reducible_by_keras(logs):
-  """The step's logs, each given a batch axis of 1 under several workers.
-
-  Keras reduces a step's outputs under a multi-worker
-  `MultiWorkerMirroredStrategy` with `strategy.reduce(MEAN, value, axis=0)`,
-  which fails on the scalar metric results (keras `reduce_per_replica`);
-  with a batch axis it returns the scalar, as for one worker.
-  """
-  strategy = tf.distribute.get_strategy()
-  if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-          and strategy.extended._in_multi_worker_mode()):  # Keras's own test.
-    return logs
-  return {name: tf.reshape(value, [1]) if tf.is_tensor(value) and value.shape.rank == 0
-          else value for name, value in logs.items()}
-
-
 def _as_shape(shape, what, owner):
   """A tuple of positive ints from an int or a sequence."""
   dims = (int(shape),) if np.ndim(shape) == 0 else tuple(int(d) for d in shape)
@@ -809,46 +696,3 @@ def _sample_count(n, owner):
   if value.ndim != 0 or not float(value).is_integer() or float(value) < 0:
     raise ValueError(f"{owner}: expected a non-negative integer; got {n!r}.")
   return tf.constant(int(value), tf.int32)
-
-
-def without_cpu_autotuning(x):
-  """`x` with tf.data autotuning off, for a `tf.data.Dataset` on a machine without GPUs.
-
-  On CPUs the autotuner competes with the training step for the cores: with
-  2 cores, a 64-D LDU flow's `fit` ran at 102 ms a step instead of 50-55 ms in
-  3 of 10 fresh runs with autotuning and in none of 15 without
-  (`bench/throughput.py` measures this shape).  A dataset whose options set
-  `autotune.enabled` explicitly, GPUs, and other inputs are left alone.
-  """
-  if (not isinstance(x, tf.data.Dataset) or x.options().autotune.enabled is not None
-      or tf.config.list_logical_devices("GPU")):
-    return x
-  options = tf.data.Options()
-  options.autotune.enabled = False
-  return x.with_options(options)
-
-
-def _placeholder_labels(x, y, sample_weight):
-  """Zero labels when only `sample_weight` is given: Keras drops weights without y."""
-  if (sample_weight is None or y is not None
-      or isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset))):
-    return y
-  return np.zeros(len(x), dtype="float32")
-
-
-def _first_batch(x, batch_size, strategy):
-  """The first training batch of `fit`'s `x` (array, tensor, tf.data or distributed).
-
-  From a distributed dataset: the first element of every replica gathered
-  along the batch axis (`strategy.gather`, a collective that every worker
-  runs), so each worker initialises from the same global batch.
-  """
-  if isinstance(x, tf.distribute.DistributedDataset):
-    element = next(iter(x))
-    element = element[0] if isinstance(element, (tuple, list)) else element
-    return strategy.gather(element, axis=0)
-  if isinstance(x, tf.data.Dataset):
-    element = next(iter(x.take(1)))
-    return element[0] if isinstance(element, (tuple, list)) else element
-  data = x if tf.is_tensor(x) else np.asarray(x)
-  return data[: max(batch_size or 32, 2)]

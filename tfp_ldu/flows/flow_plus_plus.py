@@ -20,7 +20,7 @@ __all__ = ["FlowPlusPlus", "PRESETS", "default_preset"]
 # Architecture presets.  "paper": Flow++ on CIFAR-10 (run_cifar.py: F = 96,
 # 10 blocks, K = 32, 4 heads, dropout 0.2; dequantiser 4 couplings of F = 96,
 # 2 blocks, K = 32 on a 32-channel context of 3 gated blocks).  "small": the
-# CPU preset for 8x8 digits (measured: see the class docstring).
+# CPU preset for 8x8 digits (timings: docs/performance.md).
 PRESETS = {
     "paper": dict(num_mixtures=32, filters=96, num_blocks=10, num_heads=4, dropout=0.2,
                   attention=True,
@@ -86,9 +86,8 @@ class FlowPlusPlus(FlowModel):
   32 x 32 pixels or more) and "small" (`preset=None` below that)
   (F = 32, 2 blocks, K = 4, no attention; dequantiser of 2 couplings with
   F = 16, 1 block, K = 4 on a 16-channel context; 539,967 weights on 8x8x1),
-  which trains on the digits (8x8x1, 17 levels) on a 2-core CPU in about 4-5 s
-  per epoch of 1,408 images (batch 64, XLA; measured on a shared machine,
-  after an XLA compilation of a few minutes at the first step).  The "paper"
+  which trains on the digits (8x8x1, 17 levels) on a CPU (timings in
+  docs/performance.md).  The "paper"
   preset has 32,814,597 weights on 32x32x3 (29,246,661 with uniform
   dequantisation); the reference reports 31,443,440.  Arguments given
   explicitly override the preset.

@@ -36,8 +36,7 @@ class LDUFlow(FlowModel):
       `conditioner="made"`): one `StackedLDUBlocks` layer, every weight
       stacked along a block axis and the chain run as one `tf.while_loop`,
       so a training step traces, differentiates and optimises one block
-      instead of `num_blocks` (the first step takes seconds, not tens of
-      seconds, and Adam updates 19 variables instead of 386 for 12 blocks);
+      instead of `num_blocks` (docs/performance.md);
       `self.blocks` is then `[that layer]`.  False: `self.blocks` holds one
       `LDUBlock` per block (the same model and initialisation distribution,
       `StackedLDUBlocks.load_from_blocks` converts).  PixelCNN blocks are

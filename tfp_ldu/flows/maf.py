@@ -74,18 +74,11 @@ class MAF(FlowModel):
     """Sets every batch norm's statistics to the moments of its inputs over `x`.
 
     What the MAF authors' code does after training (instead of moving
-    averages): `x` `[N, *event_shape]` (e.g. the training set, as `fit` takes
-    it: discrete pixels for a model with a dequantiser) is pushed through the
-    flow in evaluation mode, layer by layer.
+    averages); the same as `after_training(x)`: `x` `[N, *event_shape]`
+    (e.g. the training set, as `fit` takes it) is pushed through the flow in
+    evaluation mode, layer by layer.
     """
-    h = self._as_input(x)
-    if self.dequantizer is not None:
-      h, _ = self.dequantizer(h, training=False)
-    h = keras.ops.reshape(h, [-1, self.event_size])
-    for layer in self.flow_layers:
-      if isinstance(layer, BatchNormalization):
-        layer.set_statistics(h)
-      h = layer.bijector(training=False).inverse(h)
+    self.after_training(x)
 
   def get_config(self):
     return {**super().get_config(),

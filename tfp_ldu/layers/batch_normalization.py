@@ -95,6 +95,12 @@ class BatchNormalization(InitializedFlag, BijectorLayer):
     self.moving_mean.assign(x.mean(axis=0).astype(self.moving_mean.dtype))
     self.moving_variance.assign(x.var(axis=0).astype(self.moving_variance.dtype))
 
+  collects_statistics = True
+
+  def after_training(self, x):
+    """`set_statistics(x)`: the MAF authors' evaluation statistics, set after training."""
+    self.set_statistics(x)
+
   def initialize(self, x):
     """Starts the moving statistics at the moments of the batch `x` `[N >= 2, D]`."""
     self.set_statistics(x)

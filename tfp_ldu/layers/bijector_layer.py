@@ -1,7 +1,16 @@
-"""The protocol of every layer that owns a bijector's weights."""
+"""The protocol of every layer that owns a bijector's weights.
+
+`BijectorLayer` is the protocol; `needs_initialization(layer)` and
+`initialize_in_order(layers, x)` are the two functions every owner of a
+sequence of layers (a flow, a block, a dequantiser) uses to walk it.
+"""
+import functools
+import inspect
+
 import keras
 
-__all__ = ["BijectorLayer"]
+__all__ = ["BijectorLayer", "needs_initialization", "initialize_in_order",
+           "walk_in_order"]
 
 
 class BijectorLayer(keras.layers.Layer):
@@ -19,38 +28,108 @@ class BijectorLayer(keras.layers.Layer):
     that needs it with the same `x`; a layer whose parts see other inputs
     (e.g. `LDUBlock`, whose lower shift sees the D-scales' output) overrides
     it and passes each part its own input;
-  * `needs_initialization`: whether any layer inside still waits for data.
+  * `needs_initialization`: whether any layer inside still waits for data;
+  * `after_training(x)`: sets statistics that evaluation reads from data
+    (batch normalisation's population moments), a no-op unless
+    `collects_statistics`.
+
+  **The context slot.** `bijector(training=None, context=None)`: a
+  conditional layer (zuko's `LazyTransform.forward(c)`) builds its bijector
+  for a context `c` `[N, *context_shape]` (e.g. the features a variational
+  dequantiser computes from the discrete image).  A subclass whose
+  `bijector` has no `context` parameter is unconditional: the base class
+  wraps it to take and ignore the context (as zuko's unconditional
+  transforms do), so one context can be passed down a chain that mixes
+  conditional layers (couplings) with unconditional ones (ActNorm).
 
   Shapes: `x` is `[N, *event_shape]` (`[N, D]` for vectors).
   """
 
-  def bijector(self, training=None):
+  # Whether `after_training` sets statistics from data (batch normalisation).
+  collects_statistics = False
+
+  def __init_subclass__(cls, **kwargs):
+    super().__init_subclass__(**kwargs)
+    method = cls.__dict__.get("bijector")
+    if method is not None and "context" not in inspect.signature(method).parameters:
+      cls.bijector = _ignoring_context(method)
+
+  def bijector(self, training=None, context=None):
     """A fresh `tfb.Bijector` over the current weights (latent -> data as `forward`)."""
     raise NotImplementedError(f"{type(self).__name__} must implement bijector().")
 
-  def call(self, x, training=None):
+  def call(self, x, training=None, context=None):
     """Data -> latent through this layer's bijector."""
-    return self.bijector(training).inverse(x)
+    return self.bijector(training, context=context).inverse(x)
 
   def initialize(self, x):
     """Data-dependent initialisation of the layers inside, from a batch `x`."""
     for layer in self._direct_sublayers():
-      if _needs_initialization(layer):
+      if needs_initialization(layer):
         layer.initialize(x)
 
   @property
   def needs_initialization(self):
     """True while this layer or one inside it waits for `initialize`."""
-    return any(_needs_initialization(layer) for layer in self._direct_sublayers())
+    return any(needs_initialization(layer) for layer in self._direct_sublayers())
+
+  def after_training(self, x):
+    """Sets data statistics of evaluation mode from a batch `x` of this layer's inputs."""
+    del x
 
   def _direct_sublayers(self):
     return self._flatten_layers(include_self=False, recursive=False)
 
 
-def _needs_initialization(layer):
-  """True for a layer that has data-dependent initialisation still to run."""
+def _ignoring_context(method):
+  """`method(self, training)` as `bijector(self, training=None, context=None)`."""
+  @functools.wraps(method)
+  def bijector(self, training=None, context=None):
+    del context  # An unconditional layer: the same bijector for every context.
+    return method(self, training)
+  return bijector
+
+
+def needs_initialization(layer):
+  """True for a layer that has data-dependent initialisation still to run.
+
+  A layer says so by a `needs_initialization` attribute (every
+  `BijectorLayer`, `tfp_ldu.nets.InitializedFlag`); any other Keras layer
+  needs it if a layer directly inside it does.
+  """
   flag = getattr(layer, "needs_initialization", None)
   if flag is not None:
     return bool(flag)
-  return any(_needs_initialization(inner)
+  return any(needs_initialization(inner)
              for inner in layer._flatten_layers(include_self=False, recursive=False))
+
+
+def walk_in_order(layers, x, visit, context=None):
+  """Pushes `x` through `layers` in data -> latent order, calling `visit(layer, h)` first.
+
+  Each layer sees the batch `h` the previous ones produced (evaluation mode,
+  `bijector(training=False, context=context).inverse`), which is what
+  data-dependent initialisation and statistics need.
+
+  Returns:
+    The output of the last layer.
+  """
+  h = x
+  for layer in layers:
+    visit(layer, h)
+    h = layer.bijector(training=False, context=context).inverse(h)
+  return h
+
+
+def initialize_in_order(layers, x, context=None):
+  """Initialises each layer that needs it from the batch it sees; returns the output.
+
+  Args:
+    layers: `BijectorLayer`s in data -> latent order.
+    x: a batch of the first layer's inputs.
+    context: the conditioning context the layers' bijectors take, if any.
+  """
+  def visit(layer, h):
+    if needs_initialization(layer):
+      layer.initialize(h)
+  return walk_in_order(layers, x, visit, context)

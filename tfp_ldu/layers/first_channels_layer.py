@@ -3,7 +3,8 @@ import keras
 from tensorflow_probability import bijectors as tfb
 
 from tfp_ldu.bijectors.first_channels import FirstChannels
-from tfp_ldu.layers.bijector_layer import BijectorLayer, _needs_initialization
+from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import initialize_in_order
 
 __all__ = ["FirstChannelsLayer"]
 
@@ -45,11 +46,7 @@ class FirstChannelsLayer(BijectorLayer):
 
   def initialize(self, x):
     """Initialises each inner layer that needs it from the batch it sees."""
-    h = x[..., :self.num_channels]
-    for layer in self.inner_layers:
-      if _needs_initialization(layer):
-        layer.initialize(h)
-      h = layer.bijector().inverse(h)
+    initialize_in_order(self.inner_layers, x[..., :self.num_channels])
 
   def bijector(self, training=None):
     """A fresh `FirstChannels` over the inner layers' current weights."""

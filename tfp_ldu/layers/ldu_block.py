@@ -4,6 +4,7 @@ import numpy as np
 
 from tfp_ldu.bijectors.ldu import LDU
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import initialize_in_order
 from tfp_ldu.layers.made_shift import MADEShift
 from tfp_ldu.layers.pixelcnn_shift import PixelCNNShift
 from tfp_ldu.layers.sinusoidal_parameters import SinusoidalParameters
@@ -78,10 +79,7 @@ class LDUBlock(BijectorLayer):
 
   def initialize(self, x):
     """Initialises each part that needs it from the batch that part sees."""
-    for part in self.parts:
-      if part.needs_initialization:
-        part.initialize(x)
-      x = part.bijector().inverse(x)
+    initialize_in_order(self.parts, x)
 
   def bijector(self, training=None):
     """A fresh `LDU` bijector over this layer's current weights."""

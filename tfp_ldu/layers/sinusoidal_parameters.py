@@ -9,7 +9,7 @@ __all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale"]
 
 
 def _softmax(logits):
-  """Softmax over the last axis; oneDNN's kernel is ~4x slower on [D, K] this small."""
+  """Softmax over the last axis, written out: oneDNN's kernel is slower on [D, K] this small."""
   unnormalized = tf.exp(logits - tf.reduce_max(logits, axis=-1, keepdims=True))
   return unnormalized / tf.reduce_sum(unnormalized, axis=-1, keepdims=True)
 

@@ -6,7 +6,8 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.masks import checkerboard_mask
 from tfp_ldu.bijectors.shape_checks import check_image_shape
-from tfp_ldu.layers.bijector_layer import _needs_initialization
+from tfp_ldu.layers.bijector_layer import initialize_in_order
+from tfp_ldu.layers.bijector_layer import needs_initialization
 from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
     ImageMixtureLogisticCouplingLayer)
@@ -127,11 +128,6 @@ class VariationalDequantizer(keras.layers.Layer):
     scaled = tf.cast(x / self.num_levels - 0.5, self.context_network.compute_dtype)
     return self.context_network(scaled, training=training)
 
-  def _layer_bijector(self, layer, context, training):
-    if isinstance(layer, ImageMixtureLogisticCouplingLayer):
-      return layer.bijector(training, context=context)
-    return layer.bijector(training)
-
   def _noise(self, x):
     return keras.random.normal(tf.shape(x), dtype=x.dtype, seed=self.seed_generator)
 
@@ -143,7 +139,7 @@ class VariationalDequantizer(keras.layers.Layer):
         0.5 * self.event_size * math.log(2. * math.pi))
     h = eps
     for layer in self.noise_layers:
-      bijector = self._layer_bijector(layer, context, training)
+      bijector = layer.bijector(training, context=context)
       log_q -= bijector.inverse_log_det_jacobian(h, event_ndims=3)
       h = bijector.inverse(h)
     log_q -= tf.reduce_sum(tf.math.log_sigmoid(h) + tf.math.log_sigmoid(-h),
@@ -159,17 +155,12 @@ class VariationalDequantizer(keras.layers.Layer):
   def initialize(self, x):
     """Initialises the actnorms of the noise flow, in order, from a discrete batch `x`."""
     x = tf.convert_to_tensor(x, self.compute_dtype)
-    context = self._context(x, False)
-    h = self._noise(x)
-    for layer in self.noise_layers:
-      if _needs_initialization(layer):
-        layer.initialize(h)
-      h = self._layer_bijector(layer, context, False).inverse(h)
+    initialize_in_order(self.noise_layers, self._noise(x), context=self._context(x, False))
 
   @property
   def needs_initialization(self):
     """True while an actnorm of the noise flow waits for `initialize`."""
-    return any(_needs_initialization(layer) for layer in self.noise_layers)
+    return any(needs_initialization(layer) for layer in self.noise_layers)
 
   def get_config(self):
     return {**super().get_config(), "image_shape": list(self.image_shape),

@@ -112,8 +112,8 @@ class LipschitzMLP(keras.layers.Layer):
     estimate is a lower bound of sigma_l whose relative error is quadratic in
     the vector's (below float precision once converged), far inside the margin
     that `coeff` < 1 leaves (3% per layer at 0.97): so Lip(g) < 1 holds at
-    evaluation.  An exact SVD is not used because XLA's CPU SVD took 0.13 s
-    at 64x64 and 1.7 s at 128x128 here, per layer and call.
+    evaluation.  An exact SVD is not used: XLA's CPU SVD is orders of
+    magnitude slower per layer and call (docs/performance.md).
 
   The vectors start converged: their initializer runs the evaluation loop on
   the initial kernel.  Weights are created in `build`.
