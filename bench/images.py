@@ -35,7 +35,7 @@ import tensorflow as tf  # noqa: E402
 from train.datasets import ImageData  # noqa: E402
 from train.hyperparameters import PAPER_TABLE  # noqa: E402
 from train.hyperparameters import QUICK_DIGITS  # noqa: E402
-from train.model_registry import build_model  # noqa: E402
+from train.build import build_model  # noqa: E402
 
 PRESETS = dict(mnist=(PAPER_TABLE["mnist"], (28, 28, 1), 256, 1e-6),
                digits=(QUICK_DIGITS, (8, 8, 1), 17, 1e-6))

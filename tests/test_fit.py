@@ -258,16 +258,15 @@ def test_data_order_is_a_function_of_seed_and_epoch():
   assert len(np.unique(first_epoch)) == len(first_epoch)
 
 
-def test_xla_default_follows_the_measured_cpu_crossover():
-  from train.datasets import TabularData
-  strategy = tf.distribute.get_strategy()
-  rng = np.random.default_rng(0)
-  data = lambda d: TabularData("t", *(rng.normal(size=(4, d)).astype("float32")
-                                     for _ in range(3)))
+def test_xla_default_follows_the_specs_cpu_crossover():
+  import models
   if tf.config.list_physical_devices("GPU"):
     pytest.skip("the CPU default")
-  assert fit._use_xla(None, strategy, "ldu", data(8)) is True  # GAS: XLA faster.
-  assert fit._use_xla(None, strategy, "ldu", data(43)) is False  # MiniBooNE: plain faster.
-  assert fit._use_xla(None, strategy, "maf", data(43)) is True
-  assert fit._use_xla(True, strategy, "ldu", data(43)) is True  # --jit wins.
-  assert fit._use_xla(False, strategy, "ldu", data(8)) is False
+  strategy = tf.distribute.get_strategy()
+  gas, miniboone = (models.DataInfo("t", "gas", (d,)) for d in (8, 43))
+  ldu, maf = models.spec_for("ldu"), models.spec_for("maf")
+  assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(gas)) is True
+  assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(miniboone)) is False
+  assert fit._use_xla(None, strategy, maf.prefers_xla_on_cpu(miniboone)) is True
+  assert fit._use_xla(True, strategy, False) is True  # --jit wins.
+  assert fit._use_xla(False, strategy, True) is False

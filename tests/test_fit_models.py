@@ -3,28 +3,41 @@ import math
 
 import pytest
 
+import models
 from train import fit
-from train.model_registry import VECTOR_MODELS
 
 # Every test here runs train/fit.py end to end (see pytest.ini).
 pytestmark = pytest.mark.e2e
 
 SMALL = ["--steps", "40", "--batch-size", "64", "--num-samples", "100",
          "--eval-batch-size", "500", "--verbose", "0", "--no-jit"]
-FLAGS = {
-    "ldu": ["--num-blocks", "1", "--num-d-scales", "1", "--hidden-units", "8"],
-    "maf": ["--num-blocks", "2", "--hidden-units", "8", "--batch-norm", "--base", "mog",
-            "--num-mixtures", "3"],
-    "flowpp": ["--num-blocks", "2", "--num-mixtures", "2", "--hidden-units", "8"],
-    "residual": ["--num-blocks", "1", "--hidden-units", "8"],
-    "naf": ["--num-blocks", "2", "--num-mixtures", "3", "--hidden-units", "8"],
-    "planar": ["--num-blocks", "4"],
-}
+VECTOR_SPECS = [spec for spec in models.SPECS.values() if spec.vectors is not None]
 
 
-@pytest.mark.parametrize("model", sorted(VECTOR_MODELS))
-def test_every_model_trains_samples_and_exports(model, tmp_path):
-  metrics = fit.main(["--model", model, *FLAGS[model], *SMALL, "--out", str(tmp_path)])
+def tiny_flags(spec):
+  """The command line of the spec's tiny model (`FlowSpec.tiny`, `tiny_flag_values`)."""
+  flags = []
+  for option, value in spec.tiny.items():
+    value = ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    flags += ["--" + option.replace("_", "-"), value]
+  for flag in spec.flags:
+    if flag.argument in spec.tiny_flag_values:
+      value = spec.tiny_flag_values[flag.argument]
+      action = flag.kwargs.get("action")
+      flags += [flag.display] if action in ("store_true", "store_false") else [
+          flag.display, str(value)]
+  return flags
+
+
+def test_every_family_with_a_vector_model_is_here():
+  assert {spec.name for spec in VECTOR_SPECS} >= {"ldu", "maf", "flowpp", "residual", "naf",
+                                                   "planar"}
+
+
+@pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda spec: spec.name)
+def test_every_model_trains_samples_and_exports(spec, tmp_path):
+  metrics = fit.main(["--model", spec.name, *tiny_flags(spec), *SMALL, "--out",
+                      str(tmp_path)])
   for key in ("test_log_likelihood", "initial_test_log_likelihood", "reconstruction_residual"):
     assert math.isfinite(metrics[key]), key
   assert metrics["solver_num_unconverged"] == 0
@@ -33,7 +46,7 @@ def test_every_model_trains_samples_and_exports(model, tmp_path):
 
 def test_model_specific_flags_are_refused_elsewhere(tmp_path, capsys):
   for flags, message in ((["--model", "ldu", "--batch-norm"], "does not take --batch-norm"),
-                         (["--model", "naf", "--base", "mog"], "does not take --base"),
+                         (["--model", "naf", "--base", "mog"], "does not take --base (--base is a flag of --model maf)"),
                          (["--model", "maf", "--num-mixtures", "3"], "add --base mog")):
     with pytest.raises(SystemExit) as exited:
       fit.main([*flags, "--out", str(tmp_path)])

@@ -74,7 +74,8 @@ def test_mnist_glow_and_cifar10_flowpp_archive_files_run_end_to_end(tmp_path):
 def test_image_model_flags_are_checked(tmp_path, capsys):
   for flags, message in (
       (["--model", "glow"], "needs image data"),
-      (["--model", "ldu", "--dequantization", "uniform"], "needs an image model"),
+      (["--model", "ldu", "--dequantization", "uniform"], "is a flag of --model flowpp"),
+      (["--model", "flowpp", "--dequantization", "uniform"], "needs --model flowpp on image"),
       (["--dataset", "digits", "--model", "glow", "--dequantization", "uniform"],
        "does not take --dequantization"),
       (["--dataset", "digits", "--model", "flowpp", "--levels", "2"],

@@ -140,7 +140,7 @@ def test_float16_and_a_mixed_dequantizer_are_refused():
 def test_fit_py_builds_under_the_flow_policy():
   from train import datasets
   from train import fit
-  from train.model_registry import build_model
+  from train.build import build_model
 
   data = datasets.load_dataset("digits")
   args = fit.parse_args(["--dataset", "digits", "--precision", "mixed_bfloat16",

@@ -66,6 +66,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+import models  # noqa: E402
+
 from tfp_ldu import export  # noqa: E402
 from tfp_ldu.bits_per_dim import bits_per_dim  # noqa: E402
 from tfp_ldu.layers.precision import flow_dtype_policy  # noqa: E402
@@ -84,10 +86,8 @@ from train.evaluation import summarize_log_likelihood  # noqa: E402
 from train.hyperparameters import LR_DECAYS  # noqa: E402
 from train.hyperparameters import PRESETS  # noqa: E402
 from train.hyperparameters import default_hyperparameters  # noqa: E402
-from train.model_registry import ARCHITECTURE_OPTIONS  # noqa: E402
-from train.model_registry import MODEL_CLASSES  # noqa: E402
-from train.model_registry import MODEL_FLAGS  # noqa: E402
-from train.model_registry import build_model  # noqa: E402
+from train.build import build_model  # noqa: E402
+from train.build import data_info  # noqa: E402
 from train.training_loop import make_optimizer  # noqa: E402
 from train.training_loop import run_training  # noqa: E402
 
@@ -102,6 +102,30 @@ _EXTENSIBLE = ("hyperparameters.steps", "epochs", "steps_per_epoch")
 # The optimizer's step counter and Keras' epoch loop count in int32 / int64:
 # a budget above this is a typo, refused before anything runs.
 MAX_TOTAL_STEPS = 2**31 - 1
+
+
+# The generic architecture flags: their range-checked type and what they are.
+_ARCHITECTURE_FLAGS = {
+    "num_blocks": (cli_checks.positive_int, "flow depth"),
+    "num_d_scales": (cli_checks.positive_int, "D-scales per block"),
+    "num_mixtures": (cli_checks.positive_int, "mixture components"),
+    "hidden_units": (cli_checks.hidden_units, "hidden sizes, e.g. 256,256"),
+    "dropout": (cli_checks.dropout_rate, "dropout rate in [0, 1)"),
+    "filters": (cli_checks.positive_int, "convolutional width"),
+    "num_residual_blocks": (cli_checks.positive_int, "residual blocks of the PixelCNN"),
+}
+assert tuple(_ARCHITECTURE_FLAGS) == models.ARCHITECTURE_OPTIONS
+
+
+def _meanings(option):
+  """What the generic `option` means for each family that takes it, from the specs."""
+  meanings = []
+  for spec in models.SPECS.values():
+    for kind, variant in (("vectors", spec.vectors), ("images", spec.images)):
+      if variant is not None and option in variant.options:
+        where = f" on {kind}" if spec.vectors and spec.images else ""
+        meanings.append(f"{spec.name}{where}: {variant.options[option].meaning}")
+  return "; ".join(meanings)
 
 
 def build_parser(prog=None):
@@ -122,46 +146,21 @@ def build_parser(prog=None):
   data.add_argument("--download", action="store_true",
                     help="download the MAF archive into --data-dir first")
   model = parser.add_argument_group("model")
-  model.add_argument("--model", default="ldu", choices=tuple(MODEL_CLASSES),
-                     help="default: ldu")
+  model.add_argument("--model", default="ldu", choices=tuple(models.SPECS),
+                     help="the flow family (default: ldu): " + "; ".join(
+                         f"{spec.name}: {spec.summary}" for spec in models.SPECS.values()))
   model.add_argument("--preset", default="quick", choices=PRESETS,
                      help="quick (default): the small CPU configuration where the table "
                           "has one (the 2-D toys: about a minute; digits: 800 steps), the "
                           "paper's row otherwise; paper: always the paper's row")
-  model.add_argument("--num-blocks", type=cli_checks.positive_int,
-                     help=f"flow depth: LDU/MAF/NAF/residual blocks, planar layers, "
-                          f"Flow++ couplings on vectors, Glow's steps per level K; for "
-                          f"--model flowpp on images, the gated blocks of each coupling's "
-                          f"network ({table})")
-  model.add_argument("--num-d-scales", type=cli_checks.positive_int,
-                     help=f"D-scales per block ({table})")
-  model.add_argument("--num-mixtures", type=cli_checks.positive_int, help=f"K ({table})")
-  model.add_argument("--hidden-units", type=cli_checks.hidden_units,
-                     help=f"MADE hidden sizes, e.g. 256,256 ({table})")
-  model.add_argument("--dropout", type=cli_checks.dropout_rate,
-                     help=f"MADE dropout rate in [0, 1) ({table})")
-  model.add_argument("--filters", type=cli_checks.positive_int,
-                     help=f"PixelCNN feature maps, images with --model ldu ({table}); "
-                          f"conditioner width of --model flowpp and glow on images")
-  model.add_argument("--num-residual-blocks", type=cli_checks.positive_int,
-                     help=f"PixelCNN residual blocks, images with --model ldu ({table})")
-  model.add_argument("--batch-norm", action="store_true", default=None,
-                     help="--model maf: batch normalisation between the MADEs (MAF paper)")
-  model.add_argument("--base", choices=("gaussian", "mog"),
-                     help="--model maf: base distribution, a standard normal (default) or "
-                          "a MADE mixture of Gaussians with --num-mixtures components")
-  model.add_argument("--dequantization", choices=("variational", "uniform"),
-                     help="--model flowpp on images: learned q(u | x) (default, Flow++) or "
-                          "uniform noise (the paper's ablation)")
-  model.add_argument("--levels", type=cli_checks.positive_int,
-                     help="--model glow: multi-scale levels (default: 2 for digits and "
-                          "MNIST, 3 for CIFAR-10)")
-  model.add_argument("--coupling", choices=("affine", "additive"),
-                     help="--model glow: affine couplings with Glow's sigmoid scale "
-                          "(default) or additive (NICE)")
-  model.add_argument("--no-attention", dest="attention", action="store_false", default=None,
-                     help="--model flowpp on images: gated convolutions only, without "
-                          "the self-attention blocks (cheaper on CPUs)")
+  for option, (flag_type, what) in _ARCHITECTURE_FLAGS.items():
+    model.add_argument("--" + option.replace("_", "-"), type=flag_type,
+                       help=f"{what} ({table}); per model: {_meanings(option)}")
+  for flag in models.ALL_FLAGS:
+    kwargs = dict(flag.kwargs)
+    if isinstance(kwargs.get("type"), str):  # A range-checked type of the CLI.
+      kwargs["type"] = getattr(cli_checks, kwargs["type"])
+    model.add_argument(*flag.option_strings, **kwargs)
   model.add_argument("--augment-dims", type=cli_checks.positive_int,
                      help="marginalising flow: model (x, e) with this many N(0, I) noise "
                           "dimensions e, trained on the bound E[log p(x, e) - log q(e)]")
@@ -261,12 +260,14 @@ def resolve_hyperparameters(args):
 
 
 def _model_flags(args):
-  """The model-specific flags that were set (`train.model_registry.MODEL_FLAGS`)."""
-  return {flag: getattr(args, flag) for flag in MODEL_FLAGS if getattr(args, flag) is not None}
+  """`{argument: value}` of the family flags that were set (`models.ALL_FLAGS`)."""
+  return {flag.argument: getattr(args, flag.argument) for flag in models.ALL_FLAGS
+          if getattr(args, flag.argument) is not None}
 
 
 def _explicit_architecture(args):
-  return tuple(option for option in ARCHITECTURE_OPTIONS if getattr(args, option) is not None)
+  return tuple(option for option in models.ARCHITECTURE_OPTIONS
+               if getattr(args, option) is not None)
 
 
 def _write_json(path, content):
@@ -324,34 +325,22 @@ def _check_resumable(config_path, saved, config):
   return saved.get("total_steps")
 
 
-# Without a GPU, the LDU flow on vectors of more than this many dimensions
-# trains faster as a plain graph.  Step time in ms, plain graph / XLA (8 MADE
-# 256-256 blocks, batch 128, 2 cores): D = 16: 27.5 / 27.1, 21: 35.5 / 31.0,
-# 32: 37.3 / 42.3, 43: 42.9 / 65.3, 64: 57.3 / 82.5; the GAS shape (D = 8,
-# 12 blocks): 47.1 / 28.3.
-CPU_XLA_MAX_LDU_EVENT_SIZE = 24
-
-
-def _use_xla(requested, strategy, model_name=None, data=None):
+def _use_xla(requested, strategy, prefers_xla_on_cpu=True):
   """`--jit` (True), `--no-jit` (False), or the default (None): XLA where it is faster.
 
   Under a strategy of several replicas `FlowModel.fit` compiles each
   replica's loss and gradients with XLA and runs the all-reduce and the
   update outside it (one XLA cluster cannot span the replicas' devices).
   That works on CPU devices too, but there the plain graph was measured
-  faster (2 logical CPUs, MirroredStrategy: about half the steps/s with
-  XLA), so the default turns XLA off for several replicas without a GPU;
-  and likewise for the LDU flow on vectors of more than
-  `CPU_XLA_MAX_LDU_EVENT_SIZE` dimensions (see there).
+  faster (docs/performance.md), so the default turns XLA off for several
+  replicas without a GPU; and likewise where the model's spec says a plain
+  graph is faster on a CPU (`prefers_xla_on_cpu`, `models.Variant.xla_on_cpu`).
   """
   if requested is not None:
     return requested
   if tf.config.list_physical_devices("GPU"):
     return True
-  wide_ldu = (model_name == "ldu" and data is not None
-              and not isinstance(data, datasets.ImageData)
-              and data.n_dims > CPU_XLA_MAX_LDU_EVENT_SIZE)
-  return strategy.num_replicas_in_sync == 1 and not wide_ldu
+  return strategy.num_replicas_in_sync == 1 and prefers_xla_on_cpu
 
 
 @contextlib.contextmanager
@@ -389,7 +378,7 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               hyperparameters=hyperparameters.to_dict(), epochs=schedule.epochs,
               steps_per_epoch=schedule.steps_per_epoch, total_steps=schedule.total_steps,
               patience=args.patience, preset=args.preset,
-              jit_compile=_use_xla(args.jit, strategy, args.model, data),
+              jit_compile=_use_xla(args.jit, strategy, _prefers_xla_on_cpu(args, data)),
               precision=args.precision,
               strategy=args.strategy, num_replicas_in_sync=strategy.num_replicas_in_sync,
               num_workers=distribution.worker_info(strategy).num_workers,
@@ -397,6 +386,14 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
+
+
+def _prefers_xla_on_cpu(args, data):
+  """The spec's answer for `--model` on `data`; True if the model cannot be built there."""
+  try:
+    return models.spec_for(args.model).prefers_xla_on_cpu(data_info(data))
+  except ValueError:  # e.g. an image model on vectors; `build_model` explains it.
+    return True
 
 
 def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_data, out):
@@ -535,7 +532,7 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
                   jit_compile=config["jit_compile"])
     log_prob = BatchedLogProb(
         model, args.eval_batch_size, jit_compile=config["jit_compile"],
-        dequantized_parts=isinstance(data, datasets.ImageData) and not args.augment_dims)
+        dequantized_parts=model.dequantizer is not None and not args.augment_dims)
     first_batch = next(iter(training_dataset(
         data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
     _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, out)
@@ -550,8 +547,7 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
     if outcome.nan_message:
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
-    if getattr(model, "batch_norm", False):  # The MAF authors' evaluation statistics.
-      model.set_batch_norm_statistics(data.train)
+    model.after_training(data.train)  # e.g. MAF's batch-norm statistics.
     metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out)
   metrics["total_seconds"] = time.perf_counter() - started
   metrics["resumed"] = bool(resuming)
@@ -577,17 +573,14 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
     bound = summarize_log_likelihood(BatchedLogProb(
         model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(data.test))
     images.update(
-        test_log_likelihood_kind=("importance-weighted bound" if model.dequantizer is None
-                                  else "one-sample augmentation bound"),
+        test_log_likelihood_kind=model.test_log_likelihood_kind,
         importance_samples=((args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES)
                             if model.dequantizer is None else 1),
         test_one_sample_bound=bound.mean, test_one_sample_bound_2se=bound.two_standard_errors)
-  if isinstance(data, datasets.ImageData):
+  if data_info(data).images:
     images.update(_bits_per_dim(test, data), temperature=args.temperature)
     if not args.augment_dims:
-      images["test_log_likelihood_kind"] = (
-          "dequantisation bound on log P(x) of the discrete levels (one draw of q), "
-          "nats per image")
+      images["test_log_likelihood_kind"] = model.test_log_likelihood_kind
       density = summarize_log_likelihood(parts[:, 0])
       images.update(
           test_log_density=density.mean, test_log_density_2se=density.two_standard_errors,

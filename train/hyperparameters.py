@@ -41,24 +41,22 @@ residual block, so `python train/fit.py --dataset digits` finishes in a few
 minutes on 2 CPU cores.  `--preset paper` gives digits the MNIST row.
 
 The image models of other papers (`--model flowpp`, `--model glow` on image
-data) take their architecture from their own presets (see
-`train.model_registry`) and their optimiser columns from their papers
-(`IMAGE_MODEL_TRAINING`): Flow++ (Ho et al. 2019, `run_cifar.py`) batch 64,
-Adam 3e-4 without decay (its 2,000-step linear warm-up is not modelled);
-Glow (Kingma & Dhariwal 2018, README) batch 64, Adam 1e-3.  The number of
-steps stays the dataset row's.  Under "quick" on the digits they train with
-`QUICK_IMAGE_TRAINING` (batch 64, Adam 1e-3, cosine decay, 800 steps).
+data) take their architecture from their own presets and their optimiser
+columns from their papers, both declared by their specs in `models/`
+(`Variant.training`, `Variant.quick_training`); the number of steps stays the
+dataset row's, except under "quick" on the digits (800 steps).
 """
 import dataclasses
 from typing import Tuple
 
+import models
 from train.datasets import DATASET_NAMES
+from train.datasets import IMAGE_NAMES
 from train.datasets import TOY_NAMES
 
 __all__ = ["Hyperparameters", "PAPER_TABLE", "QUICK_TOY", "QUICK_DIGITS", "PRESETS",
-           "IMAGE_MODEL_TRAINING", "QUICK_IMAGE_TRAINING",
            "LR_DECAYS", "EXPONENTIAL_DECAY_RATE", "PLATEAU_FACTOR", "PLATEAU_PATIENCE",
-           "paper_row", "default_hyperparameters"]
+           "table_row", "paper_row", "has_quick_row", "default_hyperparameters"]
 
 # "quick" is `QUICK_TOY` for the 2-D toys, `QUICK_DIGITS` for the built-in
 # digits, and the paper's row otherwise.
@@ -165,38 +163,40 @@ QUICK_DIGITS = Hyperparameters(
     weight_decay=0.0, filters=8, num_residual_blocks=1)
 
 
-# The optimiser columns of the image models' own papers (see the module docstring).
-IMAGE_MODEL_TRAINING = {
-    "flowpp": dict(batch_size=64, learning_rate=3e-4, lr_decay="none", weight_decay=0.0),
-    "glow": dict(batch_size=64, learning_rate=1e-3, lr_decay="none", weight_decay=0.0),
-}
-QUICK_IMAGE_TRAINING = dict(steps=800, batch_size=64, learning_rate=1e-3, lr_decay="cosine",
-                            weight_decay=0.0)
+def table_row(dataset: str) -> str:
+  """The name of the paper's row for `dataset`: every 2-D toy shares "toy2d", the
+  built-in digits use "mnist"."""
+  if dataset in TOY_NAMES:
+    return "toy2d"
+  if dataset == "digits":
+    return "mnist"
+  if dataset in PAPER_TABLE:
+    return dataset
+  raise ValueError(f"Unknown dataset {dataset!r}; expected one of {DATASET_NAMES}.")
 
 
 def paper_row(dataset: str) -> Hyperparameters:
-  """The paper's row for `dataset` (every 2-D toy shares the "toy2d" row, the
-  built-in digits the MNIST row)."""
-  if dataset in TOY_NAMES:
-    return PAPER_TABLE["toy2d"]
-  if dataset == "digits":
-    return PAPER_TABLE["mnist"]
-  if dataset in PAPER_TABLE:
-    return PAPER_TABLE[dataset]
-  raise ValueError(f"Unknown dataset {dataset!r}; expected one of {DATASET_NAMES}.")
+  """The paper's row for `dataset` (see `table_row`)."""
+  return PAPER_TABLE[table_row(dataset)]
+
+
+def has_quick_row(dataset: str) -> bool:
+  """Whether `dataset` has a small CPU row for `--preset quick` (the toys, the digits)."""
+  return dataset in TOY_NAMES or dataset == "digits"
 
 
 def default_hyperparameters(dataset: str, preset: str = "quick",
                             model: str = "ldu") -> Hyperparameters:
   """Defaults for `dataset`: the paper's row, or under "quick" `QUICK_TOY` for a
-  toy and `QUICK_DIGITS` for the built-in digits; for the image models of
-  other papers (`IMAGE_MODEL_TRAINING`) on image data, their optimiser columns."""
+  toy and `QUICK_DIGITS` for the built-in digits; then the optimiser columns
+  that `model`'s spec declares for the data (`FlowSpec.training_overrides`:
+  the image models of other papers on image data)."""
   if preset not in PRESETS:
     raise ValueError(f"Unknown preset {preset!r}; expected one of {PRESETS}.")
-  row = paper_row(dataset)
-  if model in IMAGE_MODEL_TRAINING and dataset in ("digits", "mnist", "cifar10"):
-    quick = preset == "quick" and dataset == "digits"
-    return row.replace(**(QUICK_IMAGE_TRAINING if quick else IMAGE_MODEL_TRAINING[model]))
-  if preset == "quick" and dataset in TOY_NAMES:
-    return QUICK_TOY
-  return QUICK_DIGITS if preset == "quick" and dataset == "digits" else row
+  quick = preset == "quick" and has_quick_row(dataset)
+  overrides = models.spec_for(model).training_overrides(dataset in IMAGE_NAMES, quick)
+  if overrides:
+    return paper_row(dataset).replace(**overrides)
+  if quick:
+    return QUICK_TOY if dataset in TOY_NAMES else QUICK_DIGITS
+  return paper_row(dataset)

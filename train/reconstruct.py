@@ -47,7 +47,7 @@ from train import datasets  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
 from train.hyperparameters import Hyperparameters  # noqa: E402
 from train.image_grid import save_image_grid  # noqa: E402
-from train.model_registry import build_model  # noqa: E402
+from train.build import build_model  # noqa: E402
 
 __all__ = ["main", "reconstruction_errors", "load_trained_model"]
 
@@ -159,7 +159,7 @@ def main(argv=None):
   except FileNotFoundError as error:
     raise SystemExit(f"reconstruct: error: {error}") from error
   rows = data.test[:args.num_images]
-  is_image = isinstance(data, datasets.ImageData)
+  is_image = len(model.event_shape) == 3  # An image model: also show the reconstructions.
   y = rows
   if model.dequantizer is not None:  # Dequantised by the model's own q(y | x), as in training.
     model.dequantizer.seed_generator.state.assign([args.seed, 0])  # `--seed`'s noise.

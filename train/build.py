@@ -1,0 +1,47 @@
+"""From the CLI to the model zoo: loaded data -> `models.DataInfo`, flags -> a model.
+
+`--model` names a family of `models/` (`models.SPECS`); its spec says which
+classes it builds, what each generic option of the paper's table means for
+it, which flags it takes and which presets it uses.  This module only
+translates the loaded data and the parsed flags; it never names a family.
+"""
+import models
+from train.datasets import ImageData
+from train.hyperparameters import Hyperparameters
+from train.hyperparameters import has_quick_row
+from train.hyperparameters import table_row
+
+__all__ = ["data_info", "build_model"]
+
+
+def data_info(data):
+  """The `models.DataInfo` of loaded `TabularData` or `ImageData`."""
+  common = dict(name=data.name, table_row=table_row(data.name), quick=has_quick_row(data.name))
+  if isinstance(data, ImageData):
+    return models.DataInfo(event_shape=tuple(data.image_shape), num_levels=data.num_levels,
+                           logit_alpha=data.alpha, **common)
+  return models.DataInfo(event_shape=(data.n_dims,), **common)
+
+
+def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augment_dims=0,
+                num_importance_samples=100, model_flags=None, preset="quick"):
+  """Builds `--model name` for `data` (see `models.FlowSpec.build`).
+
+  Args:
+    name: a key of `models.SPECS`.
+    data: the `TabularData` (or `ImageData`) the model is for.
+    hyperparameters: the resolved row (table defaults plus flags).
+    explicit: names of `models.ARCHITECTURE_OPTIONS` set by flags.
+    augment_dims: E > 0 wraps the model in a `tfp_ldu.flows.AugmentedFlow`.
+    num_importance_samples: K of the augmented model's `log_prob`.
+    model_flags: `{argument: value}` of the family flags that were set
+      (`models.ALL_FLAGS`), e.g. `{"batch_norm": True, "base": "mog"}`.
+    preset: "quick" or "paper" (`train.hyperparameters.PRESETS`).
+
+  Returns:
+    The `FlowModel`, not yet compiled.
+  """
+  return models.build_model(name, data_info(data), hyperparameters, explicit=explicit,
+                            flag_values=model_flags, preset=preset,
+                            augment_dims=augment_dims,
+                            num_importance_samples=num_importance_samples)
