@@ -14,3 +14,27 @@ def _seed():
   np.random.seed(0)
   tf.random.set_seed(0)
   yield
+
+
+# The two tiers.  `-m "not slow"` is the fast tier for everyday work; CI runs
+# everything.  `slow` is every `e2e` test (train/fit.py runs, subprocesses,
+# several workers) plus the in-process tests listed in tests/slow_tests.txt:
+# those that took 2.5 s or more in a measured run (`python tests/slow_tests.py
+# LOG` rewrites the list from a `--durations=0` log).
+_SLOW_LIST = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_tests.txt")
+
+
+def _listed_slow_tests():
+  if not os.path.exists(_SLOW_LIST):
+    return frozenset()
+  with open(_SLOW_LIST) as stream:
+    return frozenset(line.strip() for line in stream
+                     if line.strip() and not line.startswith("#"))
+
+
+def pytest_collection_modifyitems(config, items):
+  del config
+  listed = _listed_slow_tests()
+  for item in items:
+    if item.get_closest_marker("e2e") or item.nodeid in listed:
+      item.add_marker(pytest.mark.slow)
