@@ -26,6 +26,17 @@ class BijectorCase:
     round_trip_atol: allowed max |forward(inverse(x)) - x| (float64).
     log_det_atol: allowed max |ILDJ - log|det J|| (float64).
     event_shape: the event's shape if not `(event_size,)` (e.g. `(H, W, C)`).
+    sample: `(rng, shape) -> array` of test data (default: normal, `data_scale`),
+      for bijectors whose domain is not all of R^D.
+    extreme_inputs: `() -> array` `[N, *event_shape]` of extreme but valid
+      inputs at which `inverse` and its log-det must stay finite (default:
+      a linspace over [-large_input, large_input]).
+    has_weights: whether the layer owns trainable weights (a weightless layer
+      must own none).
+    library_layer: whether `make_layer` returns layers of the library (or a
+      test holder of library layers, whose parts are then checked) that must
+      survive a Keras config round trip; False for test-only holders of raw
+      parameters.
   """
   name: str
   make_layer: Callable
@@ -35,6 +46,10 @@ class BijectorCase:
   large_input: float = 1e3
   round_trip_atol: float = 1e-6
   log_det_atol: float = 1e-6
+  sample: Callable = None
+  extreme_inputs: Callable = None
+  has_weights: bool = True
+  library_layer: bool = True
 
   @property
   def shape(self):

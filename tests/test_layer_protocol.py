@@ -1,6 +1,5 @@
 """The layer protocol: the context slot and the shared initialisation walk."""
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from tests.cases.flowpp_image import randomise_small_layers

@@ -113,13 +113,3 @@ def test_eager_graph_and_xla_log_prob_agree():
   np.testing.assert_allclose(tf.function(model.log_prob, jit_compile=True)(x), eager,
                              atol=1e-10)
 
-
-@pytest.mark.parametrize("model_class", [LDUFlow, MAF])
-def test_keras_file_round_trip(model_class, tmp_path):
-  model = model_class(2, num_blocks=2, hidden_units=(8,))
-  model.initialize(banana(32))
-  x = banana(10, seed=4)
-  path = tmp_path / "flow.keras"
-  model.save(path)
-  restored = keras.models.load_model(path)
-  np.testing.assert_allclose(restored.log_prob(x), model.log_prob(x), rtol=1e-6)

@@ -177,17 +177,13 @@ def test_shape_and_constraint_errors():
     MixtureLogisticCouplingFlow(2, num_d_scales=4)  # an LDU option is not ignored
 
 
-def test_model_round_trips_its_config():
+def test_couplings_alternate_their_masks():
   model = MixtureLogisticCouplingFlow(3, num_couplings=3, num_mixtures=2,
                                       hidden_units=(8, 8), dropout=0.1)
   assert model.num_couplings == 3 and len(model.couplings) == 3
   masks = np.array([c.transform_mask for c in model.couplings])
   assert np.all(masks.any(axis=0))  # every dimension is transformed somewhere
   assert not np.array_equal(masks[0], masks[1])
-  config = model.get_config()
-  assert config["num_couplings"] == 3 and config["hidden_units"] == [8, 8]
-  clone = MixtureLogisticCouplingFlow.from_config(config)
-  assert clone.get_config() == config
 
 
 def two_moons(n, rng):

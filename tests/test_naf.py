@@ -132,15 +132,3 @@ def test_non_convergence_is_reported():
   assert int(under_xla.num_unconverged) > 0
   assert np.all(np.isnan(under_xla.value))
 
-
-def test_config_round_trip(trained):
-  model, x, _, _ = trained
-  clone = NAF.from_config(model.get_config())
-  clone.set_weights(model.get_weights())
-  assert [type(layer) for layer in clone.flow_layers] == [
-      DeepSigmoidalLayer, DeepSigmoidalLayer, type(model.actnorm)]
-  assert [block.reverse for block in clone.blocks] == [False, True]
-  np.testing.assert_allclose(clone.log_prob(x[:16]), model.log_prob(x[:16]), rtol=1e-5)
-  layer = model.blocks[1]
-  config = layer.get_config()
-  assert DeepSigmoidalLayer.from_config(config).get_config() == config

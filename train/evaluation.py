@@ -40,12 +40,17 @@ class BatchedLogProb:
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
     self.dequantized_parts = bool(dequantized_parts)
-    function = (lambda x: model(x, training=False)) if bound else model.test_log_likelihood
+    def parts(x):
+      images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
+      y, log_q = model.dequantizer(images, training=False)
+      return tf.stack([model.log_prob(y), log_q], axis=-1)
+
     if dequantized_parts:
-      def function(x):
-        images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
-        y, log_q = model.dequantizer(images, training=False)
-        return tf.stack([model.log_prob(y), log_q], axis=-1)
+      function = parts
+    elif bound:
+      function = lambda x: model(x, training=False)  # noqa: E731
+    else:
+      function = model.test_log_likelihood
     # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
     self._log_prob = tf.function(
         function, jit_compile=jit_compile, autograph=False,

@@ -222,7 +222,6 @@ class FlowModel(FlowTraining, keras.Model):
                       f"dtype {x.dtype}.")
     x = tf.cast(x, self.compute_dtype)
     shape = tf.TensorShape(x.shape)
-    event = tf.TensorShape(self.event_shape)
     if (len(self.event_shape) > 1 and shape.rank == 2
         and shape[-1] in (self.event_size, None)):
       x = tf.reshape(x, tf.concat([tf.shape(x)[:1], self.event_shape], axis=0))

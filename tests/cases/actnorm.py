@@ -1,0 +1,44 @@
+"""Registry cases for the vector `ActNorm` and the weightless `LogitPreprocessing`.
+
+ActNorm: random locations and log-scales, and a case with scales from e^-6
+to e^6 (extreme but valid).  LogitPreprocessing maps (a little more than)
+[0, 1)^D to R^D: its data are dequantised pixels in [0, 1), its extreme
+inputs lie just inside the support's edges (-alpha / (1 - 2 alpha) and
+1 + alpha / (1 - 2 alpha)), and it owns no weights.
+"""
+import numpy as np
+
+from tests.registry import BijectorCase
+from tfp_ldu.layers import ActNorm, LogitPreprocessing
+
+ALPHA = 0.05
+
+
+def make_actnorm(seed, log_scale_range=1.0):
+  rng = np.random.default_rng(seed)
+  layer = ActNorm(5, dtype="float64")
+  layer.loc.assign(rng.normal(size=5))
+  layer.log_scale.assign(rng.uniform(-log_scale_range, log_scale_range, size=5))
+  layer.initialized.assign(1.0)
+  return layer
+
+
+def pixels(rng, shape):
+  return rng.uniform(0.0, 1.0, size=shape)
+
+
+def near_the_support_edges():
+  margin = ALPHA / (1.0 - 2.0 * ALPHA)
+  edges = np.array([-margin, 1.0 + margin])
+  inside = np.array([[edges[0] + 1e-9, edges[1] - 1e-9, 0.0, 1.0 - 1e-12, 0.5]])
+  return np.concatenate([inside, inside[:, ::-1]])
+
+
+CASES = [
+    BijectorCase("actnorm", lambda: make_actnorm(0), event_size=5),
+    BijectorCase("actnorm_extreme_scales", lambda: make_actnorm(1, log_scale_range=6.0),
+                 event_size=5, round_trip_atol=1e-8),
+    BijectorCase("logit_preprocessing", lambda: LogitPreprocessing(ALPHA, dtype="float64"),
+                 event_size=5, sample=pixels, extreme_inputs=near_the_support_edges,
+                 has_weights=False),
+]
