@@ -34,7 +34,7 @@ from tfp_ldu.bijectors import Sinusoidal, TriangularShift  # noqa: E402
 
 def random_flow(event_size, dtype, seed, solver):
   keras.utils.set_random_seed(seed)
-  model = LDUFlow(event_size, num_blocks=12, num_d_scales=4, num_mixtures=4,
+  model = LDUFlow(event_size, num_blocks=12, num_d_scales=4, num_components=4,
                   hidden_units=(256, 256), solver=solver, dtype=dtype,
                   stacked_blocks=False)  # `measure` walks each block's parts.
   randomise_d_scales(model, np.random.default_rng(seed))

@@ -166,7 +166,7 @@ def library_flow(shape, dtype="float32", stacked_blocks=True):
   from tfp_ldu.flows import LDUFlow
   config = SHAPES[shape]
   return LDUFlow(config["event_size"], num_blocks=config["num_blocks"],
-                 num_d_scales=config["num_d_scales"], num_mixtures=config["num_mixtures"],
+                 num_d_scales=config["num_d_scales"], num_components=config["num_mixtures"],
                  hidden_units=tuple(config["hidden_units"]), dtype=dtype,
                  stacked_blocks=stacked_blocks)
 

@@ -23,15 +23,15 @@ SPEC = FlowSpec(
     vectors=Variant(
         MixtureLogisticCouplingFlow,
         options=dict(num_blocks=Option("num_couplings", "mixture-logistic couplings"),
-                     num_mixtures=Option("num_mixtures", "logistic components K"),
+                     num_mixtures=Option("num_components", "logistic components K"),
                      hidden_units=Option("hidden_units", "conditioner hidden sizes"),
                      dropout=Option("dropout", "conditioner dropout rate")),
         table_options=("hidden_units", "dropout")),
     images=Variant(
         FlowPlusPlus,
-        options=dict(num_blocks=Option("num_blocks",
+        options=dict(num_blocks=Option("conditioner_blocks",
                                        "gated blocks of each coupling's conditioner"),
-                     num_mixtures=Option("num_mixtures", "logistic components K"),
+                     num_mixtures=Option("num_components", "logistic components K"),
                      filters=Option("filters", "conditioner width F"),
                      dropout=Option("dropout", "conditioner dropout rate")),
         architecture=lambda data, quick: dict(preset="small" if quick else "paper"),

@@ -19,7 +19,7 @@ CPU_XLA_MAX_EVENT_SIZE = 24
 _BLOCKS = dict(
     num_blocks=Option("num_blocks", "LDU blocks"),
     num_d_scales=Option("num_d_scales", "Sinusoidal D-scales per block"),
-    num_mixtures=Option("num_mixtures", "K, sinusoid components per D-scale"),
+    num_mixtures=Option("num_components", "K, sinusoid components per D-scale"),
 )
 
 SPEC = FlowSpec(

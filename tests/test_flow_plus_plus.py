@@ -13,10 +13,10 @@ from tfp_ldu.layers.uniform_dequantizer import UniformDequantizer
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 
 SHAPE, LEVELS = (4, 4, 1), 4
-TINY = dict(num_mixtures=2, filters=4, num_blocks=1, num_heads=2, dropout=0.0,
+TINY = dict(num_components=2, filters=4, conditioner_blocks=1, num_heads=2, dropout=0.0,
             num_couplings=(1, 1, 1), num_levels=LEVELS,
-            dequantizer_options=dict(num_couplings=1, filters=4, num_blocks=1,
-                                     num_mixtures=2, num_heads=2, attention=False,
+            dequantizer_options=dict(num_couplings=1, filters=4, conditioner_blocks=1,
+                                     num_components=2, num_heads=2, attention=False,
                                      context_filters=4, num_context_blocks=1))
 
 
@@ -67,7 +67,7 @@ def test_uniform_dequantization_trains_too():
 
 def test_presets_and_arguments():
   small = FlowPlusPlus((8, 8, 1), num_levels=17, preset="small", filters=8)
-  assert (small.filters, small.num_blocks, small.num_mixtures) == (8, 2, 4)
+  assert (small.filters, small.conditioner_blocks, small.num_components) == (8, 2, 4)
   assert small.dequantizer.num_couplings == 2
   with pytest.raises(ValueError, match="preset"):
     FlowPlusPlus(SHAPE, preset="huge")

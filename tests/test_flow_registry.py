@@ -58,8 +58,8 @@ BUILDERS.update({
         dequantizer=UniformDequantizer(LEVELS, event_ndims=3, name="dequantizer",
                                        dtype=dtype)),
     "flowpp_images": lambda dtype: FlowPlusPlus(
-        (4, 4, 1), preset="small", num_levels=LEVELS, filters=8, num_blocks=1,
-        num_mixtures=2, num_heads=1, num_couplings=(1, 1, 1), seed=0, dtype=dtype),
+        (4, 4, 1), preset="small", num_levels=LEVELS, filters=8, conditioner_blocks=1,
+        num_components=2, num_heads=1, num_couplings=(1, 1, 1), seed=0, dtype=dtype),
 })
 
 

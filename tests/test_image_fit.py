@@ -104,7 +104,7 @@ def test_image_presets_are_the_papers_table_2():
 
 
 def randomised_image_flow():
-  model = LDUFlow((3, 4, 2), num_blocks=1, num_d_scales=2, num_mixtures=2,
+  model = LDUFlow((3, 4, 2), num_blocks=1, num_d_scales=2, num_components=2,
                   conditioner="pixelcnn", filters=4, num_residual_blocks=1,
                   logit_alpha=0.05, dequantizer=UniformDequantizer(4, event_ndims=3, seed=0))
   x = np.random.default_rng(0).uniform(0.05, 0.95, size=(9, 3, 4, 2)).astype("float32")

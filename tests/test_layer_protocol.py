@@ -14,7 +14,7 @@ SHAPE = (2, 4, 1)
 
 def conditional_coupling():
   layer = ImageMixtureLogisticCouplingLayer(
-      SHAPE, checkerboard_mask(SHAPE, parity=0), num_mixtures=2, filters=4, num_blocks=1,
+      SHAPE, checkerboard_mask(SHAPE, parity=0), num_components=2, filters=4, conditioner_blocks=1,
       num_heads=1, attention=False, context_channels=3, dtype="float64")
   randomise_small_layers(layer.network, seed=0)
   return layer

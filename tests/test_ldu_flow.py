@@ -9,7 +9,7 @@ from tfp_ldu.testing import randomise_d_scales
 
 
 def random_ldu_flow(event_size, dtype="float64", seed=0, **kwargs):
-  options = dict(num_blocks=2, num_d_scales=2, num_mixtures=3, hidden_units=(8, 8))
+  options = dict(num_blocks=2, num_d_scales=2, num_components=3, hidden_units=(8, 8))
   model = LDUFlow(event_size, dtype=dtype, **{**options, **kwargs})
   rng = np.random.default_rng(seed)
   randomise_d_scales(model, rng)
@@ -98,7 +98,7 @@ def test_actnorm_is_initialised_from_the_first_batch():
 def test_training_beats_a_gaussian_on_curved_data():
   data, held_out = banana(4096), banana(2048, seed=1)
   gaussian_nll = -gaussian_log_density(held_out, data.mean(0), np.cov(data.T)).mean()
-  model = LDUFlow(2, num_blocks=3, num_d_scales=2, num_mixtures=4, hidden_units=(32, 32))
+  model = LDUFlow(2, num_blocks=3, num_d_scales=2, num_components=4, hidden_units=(32, 32))
   model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
   model.fit(data, batch_size=128, epochs=8, verbose=0)
   nll = -np.mean(model.log_prob(held_out))

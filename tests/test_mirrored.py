@@ -74,7 +74,7 @@ XLA_CHILD = textwrap.dedent("""
     for jit_compile in (False, True):
       keras.utils.set_random_seed(0)
       with strategy.scope():
-        flow = LDUFlow(3, num_blocks=2, num_d_scales=1, num_mixtures=2, hidden_units=(16,))
+        flow = LDUFlow(3, num_blocks=2, num_d_scales=1, num_components=2, hidden_units=(16,))
         flow.compile(keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
       history = flow.fit(batches, epochs=3, verbose=0, shuffle=False)
       results[str(jit_compile)] = dict(
@@ -91,7 +91,7 @@ XLA_CHILD = textwrap.dedent("""
         return [tf.constant(2.0)]
 
     with strategy.scope():
-      flow = WithLayerLoss(3, num_blocks=1, num_d_scales=1, num_mixtures=2, hidden_units=(8,))
+      flow = WithLayerLoss(3, num_blocks=1, num_d_scales=1, num_components=2, hidden_units=(8,))
 
     def replica_loss(batch):
       log_likelihood = flow(batch)

@@ -21,18 +21,18 @@ from tfp_ldu.nets.pixelcnn import PixelCNN
 NETWORKS = (MADE, PixelCNN, GatedResidualMLP, CouplingConvNet)
 
 FLOWS = {
-    "ldu": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_mixtures=2,
+    "ldu": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_components=2,
                                 hidden_units=(16,), **kw),
-    "ldu_unrolled": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_mixtures=2,
+    "ldu_unrolled": lambda **kw: LDUFlow(4, num_blocks=2, num_d_scales=1, num_components=2,
                                          hidden_units=(16,), stacked_blocks=False, **kw),
     "ldu_pixelcnn": lambda **kw: LDUFlow((4, 4, 1), num_blocks=1, num_d_scales=1,
-                                         num_mixtures=2, conditioner="pixelcnn", filters=4,
+                                         num_components=2, conditioner="pixelcnn", filters=4,
                                          num_residual_blocks=1, **kw),
     "maf": lambda **kw: MAF(4, num_blocks=2, hidden_units=(16,), **kw),
     "maf_mog": lambda **kw: MAF(4, num_blocks=1, hidden_units=(16,), base="mog",
                                 num_components=2, **kw),
     "naf": lambda **kw: NAF(4, num_blocks=1, num_components=2, hidden_units=(16,), **kw),
-    "flowpp": lambda **kw: MixtureLogisticCouplingFlow(4, num_couplings=2, num_mixtures=2,
+    "flowpp": lambda **kw: MixtureLogisticCouplingFlow(4, num_couplings=2, num_components=2,
                                                        hidden_units=(16,), **kw),
     "glow": lambda **kw: Glow((4, 4, 2), levels=2, steps_per_level=1, hidden_channels=8,
                               seed=0, **kw),

@@ -105,7 +105,7 @@ def test_too_few_halvings_is_reported_not_returned():
 def random_coupling_layer():
   """5-D coupling, interleaved mask, its network's head made non-trivial."""
   layer = MixtureLogisticCouplingLayer(5, transform_mask=[False, True, True, False, True],
-                                       num_mixtures=3, hidden_units=(16,), dtype="float64")
+                                       num_components=3, hidden_units=(16,), dtype="float64")
   head = layer.conditioner.head
   head.kernel.assign(0.3 * np.random.default_rng(7).normal(size=head.kernel.shape))
   return layer
@@ -178,7 +178,7 @@ def test_shape_and_constraint_errors():
 
 
 def test_couplings_alternate_their_masks():
-  model = MixtureLogisticCouplingFlow(3, num_couplings=3, num_mixtures=2,
+  model = MixtureLogisticCouplingFlow(3, num_couplings=3, num_components=2,
                                       hidden_units=(8, 8), dropout=0.1)
   assert model.num_couplings == 3 and len(model.couplings) == 3
   masks = np.array([c.transform_mask for c in model.couplings])
@@ -200,7 +200,7 @@ def test_toy_fit_beats_a_gaussian():
   covariance = np.cov(data.T.astype(np.float64), bias=True)
   gaussian_nll = 0.5 * np.linalg.slogdet(2 * np.pi * np.e * covariance)[1]
   # Two couplings transform both dimensions; more only add compile time here.
-  model = MixtureLogisticCouplingFlow(2, num_couplings=2, num_mixtures=4,
+  model = MixtureLogisticCouplingFlow(2, num_couplings=2, num_components=4,
                                       hidden_units=(32,))
   model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=True)
   initial = [w.numpy().copy() for w in model.trainable_weights]

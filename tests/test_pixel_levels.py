@@ -54,7 +54,7 @@ def test_the_dequantisers_assert_their_input_outside_fit():
   with pytest.raises(tf.errors.InvalidArgumentError, match="expected integer pixel levels"):
     model(LEVELS / 16)
   flowpp = FlowPlusPlus(SHAPE, num_levels=17, num_couplings=(1, 0, 0), filters=4,
-                        num_blocks=1, num_mixtures=2, seed=0,
+                        conditioner_blocks=1, num_components=2, seed=0,
                         dequantizer_options=TINY_DEQUANTIZER)
   flowpp.initialize(LEVELS)
   with pytest.raises(tf.errors.InvalidArgumentError, match="expected integer pixel levels"):
@@ -91,7 +91,7 @@ def test_log_prob_is_minus_infinity_outside_the_logit_support_and_in_the_export(
 IMAGE_MODELS = {
     "maf": lambda dtype: image_maf(dtype=dtype),
     "ldu_pixelcnn": lambda dtype: LDUFlow(
-        SHAPE, num_blocks=1, num_d_scales=1, num_mixtures=2, conditioner="pixelcnn",
+        SHAPE, num_blocks=1, num_d_scales=1, num_components=2, conditioner="pixelcnn",
         filters=4, num_residual_blocks=1, logit_alpha=0.05, dtype=dtype,
         dequantizer=UniformDequantizer(17, event_ndims=3)),
     "glow": lambda dtype: Glow(SHAPE, levels=1, steps_per_level=1, hidden_channels=4,
@@ -100,10 +100,10 @@ IMAGE_MODELS = {
     # Uniform dequantisation: the logit (on by default) is what failed in float64;
     # the variational dequantiser's dtype is the model's (`test_sample_levels...`).
     "flowpp": lambda dtype: FlowPlusPlus(SHAPE, num_levels=17, num_couplings=(1, 0, 0),
-                                         filters=4, num_blocks=1, seed=0, dtype=dtype,
+                                         filters=4, conditioner_blocks=1, seed=0, dtype=dtype,
                                          dequantization="uniform"),
 }
-TINY_DEQUANTIZER = dict(num_couplings=1, filters=4, num_blocks=1, num_mixtures=2,
+TINY_DEQUANTIZER = dict(num_couplings=1, filters=4, conditioner_blocks=1, num_components=2,
                         context_filters=4, num_context_blocks=1)
 
 
@@ -121,7 +121,8 @@ def test_float64_image_models_with_the_logit_and_a_default_dtype_dequantizer_tra
 def test_a_dequantizer_with_weights_of_another_dtype_is_refused_clearly():
   from tfp_ldu.layers import VariationalDequantizer
   dequantizer = VariationalDequantizer(SHAPE, num_levels=17, num_couplings=1, filters=4,
-                                       num_blocks=1, context_filters=4, num_context_blocks=1)
+                                       conditioner_blocks=1, context_filters=4,
+                                       num_context_blocks=1)
   with pytest.raises(ValueError, match="weights are float32 but the model computes in "
                                        "float64; build the dequantizer with dtype='float64'"):
     MAF(SHAPE, num_blocks=1, hidden_units=(8,), dtype="float64", dequantizer=dequantizer)
@@ -129,7 +130,7 @@ def test_a_dequantizer_with_weights_of_another_dtype_is_refused_clearly():
 
 def test_sample_levels_are_the_integer_pixels_of_the_samples(tmp_path):
   model = FlowPlusPlus(SHAPE, num_levels=17, num_couplings=(1, 0, 0), filters=4,
-                       num_blocks=1, num_mixtures=2, seed=0,
+                       conditioner_blocks=1, num_components=2, seed=0,
                        dequantizer_options=TINY_DEQUANTIZER)
   model.initialize(LEVELS)
   y = model.sample(64, seed=3).numpy()

@@ -17,7 +17,7 @@ from tfp_ldu.testing import randomise_d_scale
 
 tfb = tfp.bijectors
 tfd = tfp.distributions
-SIZES = dict(num_blocks=3, num_d_scales=2, num_mixtures=2, hidden_units=(8, 8))
+SIZES = dict(num_blocks=3, num_d_scales=2, num_components=2, hidden_units=(8, 8))
 
 
 def unrolled_and_stacked(dtype, seed=0):
@@ -82,7 +82,7 @@ def test_fit_lowers_the_loss(jit_compile):
   rng = np.random.default_rng(3)
   u = rng.normal(size=(512, 1))
   x = np.concatenate([u, np.sin(2 * u) + 0.1 * rng.normal(size=(512, 1))], -1)
-  flow = LDUFlow(2, num_blocks=3, num_d_scales=1, num_mixtures=2, hidden_units=(16,),
+  flow = LDUFlow(2, num_blocks=3, num_d_scales=1, num_components=2, hidden_units=(16,),
                  stacked_blocks=True)
   flow.compile(keras.optimizers.Adam(1e-2), jit_compile=jit_compile)
   history = flow.fit(x.astype("float32"), batch_size=128, epochs=6, verbose=0)
@@ -142,7 +142,7 @@ def test_dropout_is_fresh_per_call_in_training_and_off_in_inference():
 def test_stacked_dropout_matches_the_unrolled_dropout_rate():
   """Inverted dropout keeps E[h]: the mean shift under dropout matches no dropout."""
   keras.utils.set_random_seed(6)
-  layer = StackedLDUBlocks(3, num_blocks=1, num_d_scales=1, num_mixtures=2,
+  layer = StackedLDUBlocks(3, num_blocks=1, num_d_scales=1, num_components=2,
                            hidden_units=(64,), dropout=0.3, dtype="float64")
   for weight in (*layer.lower_kernels, *layer.lower_biases):
     weight.assign(tf.zeros_like(weight))  # L = identity: z is linear in U's masks.

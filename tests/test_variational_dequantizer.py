@@ -16,7 +16,7 @@ from tfp_ldu.flows.mixture_logistic_coupling_flow import MixtureLogisticCoupling
 from tfp_ldu.layers.uniform_dequantizer import UniformDequantizer
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 
-TINY = dict(num_couplings=2, filters=4, num_blocks=1, num_mixtures=2, num_heads=2,
+TINY = dict(num_couplings=2, filters=4, conditioner_blocks=1, num_components=2, num_heads=2,
             attention=False, context_filters=4, num_context_blocks=1)
 
 
@@ -70,7 +70,7 @@ def test_samples_lie_in_their_cells_and_log_q_is_the_flow_density():
 def small_flow(dequantizer, shape):
   # No logit_alpha: MixtureLogisticCouplingFlow builds its layer list with `+=`,
   # which repeats FlowModel's logit layer once per coupling.
-  return MixtureLogisticCouplingFlow(shape, num_couplings=2, num_mixtures=2,
+  return MixtureLogisticCouplingFlow(shape, num_couplings=2, num_components=2,
                                      hidden_units=(16,), dequantizer=dequantizer)
 
 

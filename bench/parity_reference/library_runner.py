@@ -32,7 +32,7 @@ def build_library_model(event_size, config, variant, seed, reference_weights=Non
   """
   keras.utils.set_random_seed(seed)
   model = LDUFlow(event_size, num_blocks=config["num_blocks"],
-                  num_d_scales=config["num_d_scales"], num_mixtures=config["num_mixtures"],
+                  num_d_scales=config["num_d_scales"], num_components=config["num_mixtures"],
                   hidden_units=tuple(config["hidden_units"]), dropout=config["dropout"],
                   dtype="float32")
   forward_parity = None

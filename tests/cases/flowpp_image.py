@@ -40,7 +40,7 @@ def randomise_small_layers(network, seed):
 def make_coupling(mask, seed, attention):
   def make():
     layer = ImageMixtureLogisticCouplingLayer(
-        IMAGE_SHAPE, mask, num_mixtures=2, filters=4, num_blocks=1, num_heads=2,
+        IMAGE_SHAPE, mask, num_components=2, filters=4, conditioner_blocks=1, num_heads=2,
         attention=attention, tolerance=SOLVE_TOLERANCE, dtype="float64")
     randomise_small_layers(layer.network, seed)
     return layer

@@ -46,7 +46,7 @@ def make_mixture_logistic_cdf():
 def make_mixture_logistic_coupling():
   """A coupling with an interleaved mask and its network's head made non-trivial."""
   layer = MixtureLogisticCouplingLayer(
-      4, transform_mask=[True, False, True, False], num_mixtures=3, hidden_units=(16,),
+      4, transform_mask=[True, False, True, False], num_components=3, hidden_units=(16,),
       tolerance=SOLVE_TOLERANCE, dtype="float64")
   rng = np.random.default_rng(6)
   head = layer.conditioner.head

@@ -7,7 +7,7 @@ from tfp_ldu.testing import randomise_d_scale
 
 
 def make_sinusoidal(solver="newton"):
-  layer = SinusoidalParameters(3, num_mixtures=4, solver=solver, dtype="float64")
+  layer = SinusoidalParameters(3, num_components=4, solver=solver, dtype="float64")
   randomise_d_scale(layer, np.random.default_rng(1))
   return layer
 
@@ -23,7 +23,7 @@ def make_upper_shift():
 
 
 def make_ldu_block():
-  block = LDUBlock(4, num_d_scales=2, num_mixtures=3, hidden_units=(16, 16),
+  block = LDUBlock(4, num_d_scales=2, num_components=3, hidden_units=(16, 16),
                    activation="tanh", dtype="float64")
   rng = np.random.default_rng(2)
   for d_scale in block.d_scales:
@@ -33,7 +33,7 @@ def make_ldu_block():
 
 def make_pixelcnn_ldu_block():
   """An LDU block on 2x3x2 images: PixelCNN shifts over flat NHWC rows."""
-  block = LDUBlock(12, num_d_scales=2, num_mixtures=3, image_shape=(2, 3, 2), filters=4,
+  block = LDUBlock(12, num_d_scales=2, num_components=3, image_shape=(2, 3, 2), filters=4,
                    num_residual_blocks=1, dtype="float64")
   rng = np.random.default_rng(3)
   for d_scale in block.d_scales:

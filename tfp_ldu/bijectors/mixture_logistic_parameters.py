@@ -4,12 +4,12 @@ import tensorflow as tf
 __all__ = ["mixture_logistic_parameters", "num_mixture_logistic_parameters"]
 
 
-def num_mixture_logistic_parameters(num_mixtures: int) -> int:
+def num_mixture_logistic_parameters(num_components: int) -> int:
   """3K + 2: the raw numbers per transformed element for K logistic components."""
-  return 3 * int(num_mixtures) + 2
+  return 3 * int(num_components) + 2
 
 
-def mixture_logistic_parameters(out, num_mixtures):
+def mixture_logistic_parameters(out, num_components):
   """Splits raw network output `[..., D_t, 3K + 2]` into Flow++'s parameters.
 
       logits     = out[..., 0:K]
@@ -23,12 +23,12 @@ def mixture_logistic_parameters(out, num_mixtures):
 
   Args:
     out: `[..., D_t, 3K + 2]` tensor.
-    num_mixtures: K.
+    num_components: K.
 
   Returns:
     `(logits, locs, log_scales)` of shape `[..., D_t, K]` and `(log_a, b)` of
     shape `[..., D_t]`, the arguments of `MixtureLogisticCDF`.
   """
-  k = int(num_mixtures)
+  k = int(num_components)
   return (out[..., :k], out[..., k:2 * k], out[..., 2 * k:3 * k],
           tf.tanh(out[..., 3 * k]), out[..., 3 * k + 1])

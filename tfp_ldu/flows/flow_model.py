@@ -11,8 +11,10 @@ from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.flows.concise_errors import concise_errors
 from tfp_ldu.flows.training import FlowTraining
 from tfp_ldu.flows.training import NonFiniteLossError
+from tfp_ldu.layers.bijector_layer import RENAMED_ARGUMENTS
 from tfp_ldu.layers.bijector_layer import initialize_in_order
 from tfp_ldu.layers.bijector_layer import needs_initialization
+from tfp_ldu.layers.bijector_layer import upgraded_config
 from tfp_ldu.layers.bijector_layer import walk_in_order
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 from tfp_ldu.layers.pixel_levels import level_problem
@@ -74,6 +76,8 @@ class FlowModel(FlowTraining, keras.Model):
   """
 
   flattens_events = False
+  # Constructor arguments renamed since configs were saved: old -> new (`from_config`).
+  renamed_arguments = RENAMED_ARGUMENTS
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
                **kwargs):
@@ -614,7 +618,7 @@ class FlowModel(FlowTraining, keras.Model):
 
   @classmethod
   def from_config(cls, config):
-    config = dict(config)
+    config = upgraded_config(config, cls.renamed_arguments)  # Saved under older names.
     if config.get("dequantizer") is not None:
       config["dequantizer"] = keras.saving.deserialize_keras_object(config["dequantizer"])
     return cls(**config)

@@ -7,6 +7,8 @@ import numpy as np
 from tfp_ldu.bijectors.masks import channel_mask, checkerboard_mask
 from tfp_ldu.bijectors.squeeze import squeezed_shape
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.bijector_layer import RENAMED_ARGUMENTS
+from tfp_ldu.layers.bijector_layer import upgraded_config
 from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
     ImageMixtureLogisticCouplingLayer)
@@ -22,15 +24,15 @@ __all__ = ["FlowPlusPlus", "PRESETS", "default_preset"]
 # 2 blocks, K = 32 on a 32-channel context of 3 gated blocks).  "small": the
 # CPU preset for 8x8 digits (timings: docs/performance.md).
 PRESETS = {
-    "paper": dict(num_mixtures=32, filters=96, num_blocks=10, num_heads=4, dropout=0.2,
+    "paper": dict(num_components=32, filters=96, conditioner_blocks=10, num_heads=4, dropout=0.2,
                   attention=True,
-                  dequantizer=dict(num_couplings=4, filters=96, num_blocks=2,
-                                   num_mixtures=32, num_heads=4, attention=True,
+                  dequantizer=dict(num_couplings=4, filters=96, conditioner_blocks=2,
+                                   num_components=32, num_heads=4, attention=True,
                                    context_filters=32, num_context_blocks=3)),
-    "small": dict(num_mixtures=4, filters=32, num_blocks=2, num_heads=4, dropout=0.0,
+    "small": dict(num_components=4, filters=32, conditioner_blocks=2, num_heads=4, dropout=0.0,
                   attention=False,
-                  dequantizer=dict(num_couplings=2, filters=16, num_blocks=1,
-                                   num_mixtures=4, num_heads=4, attention=False,
+                  dequantizer=dict(num_couplings=2, filters=16, conditioner_blocks=1,
+                                   num_components=4, num_heads=4, attention=False,
                                    context_filters=16, num_context_blocks=1)),
 }
 
@@ -65,7 +67,7 @@ class FlowPlusPlus(FlowModel):
       step = per-position ImageActNorm (Flow++'s `Norm`), InvertibleConv1x1
              (for more than one channel), ImageMixtureLogisticCouplingLayer
              (K logistics; the GatedConvAttentionNet conditioner of F filters
-             and `num_blocks` gated conv + attention blocks)
+             and `conditioner_blocks` gated conv + attention blocks)
 
   with (n_1, n_2, n_3) = `num_couplings`, Flow++'s (4, 2, 3) by default, and
   no factor-out: the base N(0, I) is on the squeezed shape (`latent_shape`).
@@ -93,8 +95,8 @@ class FlowPlusPlus(FlowModel):
   explicitly override the preset.
 
   Args:
-    image_shape: (H, W, C), H and W even.
-    num_mixtures, filters, num_blocks, num_heads, dropout, attention: of the
+    event_shape: (H, W, C), H and W even.
+    num_components, filters, conditioner_blocks, num_heads, dropout, attention: of the
       flow's couplings (None: the preset's value).
     num_couplings: (n_1, n_2, n_3), the couplings of the three stages
       (fewer make CPU tests compile faster; each stage may be 0).
@@ -107,7 +109,7 @@ class FlowPlusPlus(FlowModel):
     logit_alpha: of the logit preprocessing (None: none).
     preset: "paper", "small", or None (by image size, `default_preset`).
     dequantizer_options: dict overriding the preset's `VariationalDequantizer`
-      arguments (num_couplings, filters, num_blocks, num_mixtures, num_heads,
+      arguments (num_couplings, filters, conditioner_blocks, num_components, num_heads,
       attention, context_filters, num_context_blocks); its dropout is `dropout`.
     seed: seed of the dequantisation noise and the 1x1 convolutions.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`s.
@@ -133,7 +135,10 @@ class FlowPlusPlus(FlowModel):
       Design. ICML 2019. https://arxiv.org/abs/1902.00275
   """
 
-  def __init__(self, image_shape, num_mixtures=None, filters=None, num_blocks=None,
+  # Saved configs: Flow++'s conditioner depth was `num_blocks`.
+  renamed_arguments = {**RENAMED_ARGUMENTS, "num_blocks": "conditioner_blocks"}
+
+  def __init__(self, event_shape, num_components=None, filters=None, conditioner_blocks=None,
                num_heads=None, dropout=None, num_couplings=(4, 2, 3),
                dequantization="variational", num_levels=256,
                logit_alpha=0.05, attention=None, preset=None, dequantizer_options=None,
@@ -145,26 +150,27 @@ class FlowPlusPlus(FlowModel):
       raise ValueError(f'FlowPlusPlus: dequantization must be "variational" or "uniform"; '
                        f"got {dequantization!r}.")
     kwargs.pop("dequantizer", None)  # Built here from `dequantization` (and configs).
-    event_shape = tuple(int(d) for d in image_shape)
+    event_shape = tuple(int(d) for d in event_shape)
     if len(event_shape) != 3:
-      raise ValueError(f"FlowPlusPlus: image_shape must be (H, W, C); got {image_shape!r}.")
+      raise ValueError(f"FlowPlusPlus: event_shape must be (H, W, C); got {event_shape!r}.")
     latent_shape = squeezed_shape(event_shape, "FlowPlusPlus")
     super().__init__(event_shape, latent_shape=latent_shape, logit_alpha=logit_alpha,
                      **kwargs)
     chosen = copy.deepcopy(PRESETS[preset or default_preset(event_shape)])
-    given = dict(num_mixtures=num_mixtures, filters=filters, num_blocks=num_blocks,
+    given = dict(num_components=num_components, filters=filters, conditioner_blocks=conditioner_blocks,
                  num_heads=num_heads, dropout=dropout, attention=attention)
     chosen.update({key: value for key, value in given.items() if value is not None})
-    chosen["dequantizer"].update(dequantizer_options or {})
+    chosen["dequantizer"].update(upgraded_config(
+        dequantizer_options or {}, VariationalDequantizer.renamed_arguments))
     self.preset = preset
     self.num_couplings = tuple(int(n) for n in num_couplings)
     if len(self.num_couplings) != 3 or min(self.num_couplings) < 0 or not any(
         self.num_couplings):
       raise ValueError(f"FlowPlusPlus: num_couplings must be three counts >= 0, not all "
                        f"0; got {num_couplings!r}.")
-    self.num_mixtures = int(chosen["num_mixtures"])
+    self.num_components = int(chosen["num_components"])
     self.filters = int(chosen["filters"])
-    self.num_blocks = int(chosen["num_blocks"])
+    self.conditioner_blocks = int(chosen["conditioner_blocks"])
     self.num_heads = int(chosen["num_heads"])
     self.dropout = float(chosen["dropout"])
     self.attention = bool(chosen["attention"])
@@ -206,8 +212,9 @@ class FlowPlusPlus(FlowModel):
       layers.append(InvertibleConv1x1(shape[-1], seed=int(self._rng.integers(2**31)),
                                       name=f"{name}_conv1x1", dtype=self.dtype_policy))
     layers.append(ImageMixtureLogisticCouplingLayer(
-        shape, mask, num_mixtures=self.num_mixtures, filters=self.filters,
-        num_blocks=self.num_blocks, num_heads=self.num_heads, dropout=self.dropout,
+        shape, mask, num_components=self.num_components, filters=self.filters,
+        conditioner_blocks=self.conditioner_blocks, num_heads=self.num_heads,
+        dropout=self.dropout,
         attention=self.attention, min_log_scale=self.min_log_scale,
         tolerance=self.tolerance, num_halvings=self.num_halvings,
         name=f"{name}_coupling", dtype=self.dtype_policy))
@@ -215,10 +222,9 @@ class FlowPlusPlus(FlowModel):
 
   def get_config(self):
     config = super().get_config()
-    for key in ("event_shape", "dequantizer"):
-      config.pop(key, None)
-    config.update(image_shape=list(self.event_shape), num_mixtures=self.num_mixtures,
-                  filters=self.filters, num_blocks=self.num_blocks,
+    config.pop("dequantizer", None)  # Built from `dequantization` and its options.
+    config.update(num_components=self.num_components,
+                  filters=self.filters, conditioner_blocks=self.conditioner_blocks,
                   num_heads=self.num_heads, dropout=self.dropout,
                   num_couplings=list(self.num_couplings),
                   attention=self.attention, dequantization=self.dequantization,

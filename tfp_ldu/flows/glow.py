@@ -58,7 +58,7 @@ class Glow(FlowModel):
   in {0..255}, which gives [0, 1) data; or `logit_alpha`).
 
   Args:
-    image_shape: `(H, W, C)`, H and W divisible by 2^levels.
+    event_shape: `(H, W, C)`, H and W divisible by 2^levels.
     levels: L >= 1 (Glow on CIFAR-10: 3).
     steps_per_level: K >= 1 (Glow on CIFAR-10: 32).
     hidden_channels: width of the coupling networks (Glow: 512).
@@ -91,12 +91,12 @@ class Glow(FlowModel):
       ICLR 2017. https://arxiv.org/abs/1605.08803
   """
 
-  def __init__(self, image_shape, levels=2, steps_per_level=4, hidden_channels=512,
+  def __init__(self, event_shape, levels=2, steps_per_level=4, hidden_channels=512,
                coupling="affine", dequantizer=None, logit_alpha=None, seed=None, **kwargs):
-    super().__init__(event_shape=image_shape, dequantizer=dequantizer,
+    super().__init__(event_shape=event_shape, dequantizer=dequantizer,
                      logit_alpha=logit_alpha, **kwargs)
     if len(self.event_shape) != 3:
-      raise ValueError(f"Glow: image_shape must be (H, W, C); got {image_shape!r}.")
+      raise ValueError(f"Glow: event_shape must be (H, W, C); got {event_shape!r}.")
     self.levels = int(levels)
     self.steps_per_level = int(steps_per_level)
     if self.levels < 1 or self.steps_per_level < 1:
@@ -107,7 +107,7 @@ class Glow(FlowModel):
     if height % factor or width % factor:
       raise ValueError(f"Glow: {self.levels} levels halve the height and width "
                        f"{self.levels} times, so H and W must be divisible by "
-                       f"2^{self.levels} = {factor}; got image_shape {self.event_shape}.")
+                       f"2^{self.levels} = {factor}; got event_shape {self.event_shape}.")
     if coupling not in ("affine", "additive"):
       raise ValueError(f'Glow: coupling must be "affine" or "additive"; got {coupling!r}.')
     self.coupling = coupling
@@ -194,9 +194,7 @@ class Glow(FlowModel):
     return z
 
   def get_config(self):
-    config = {**super().get_config(), "image_shape": list(self.event_shape),
-              "levels": self.levels, "steps_per_level": self.steps_per_level,
-              "hidden_channels": self.hidden_channels, "coupling": self.coupling,
-              "seed": self.seed}
-    config.pop("event_shape")
-    return config
+    return {**super().get_config(),
+            "levels": self.levels, "steps_per_level": self.steps_per_level,
+            "hidden_channels": self.hidden_channels, "coupling": self.coupling,
+            "seed": self.seed}

@@ -25,7 +25,7 @@ class LDUFlow(FlowModel):
     event_shape: D (an int or `(D,)`), or (H, W, C) for images.
     num_blocks: LDU blocks (paper: 12 for tabular data, 16 for 2-D toys).
     num_d_scales: Sinusoidal D-scales per block (paper: 4).
-    num_mixtures: K, sinusoid components per D-scale (paper: 4).
+    num_components: K, sinusoid components per D-scale (paper: 4).
     hidden_units: MADE hidden sizes (paper: 256-256 for GAS).
     dropout: MADE dropout rate.
     tolerance, max_iterations, solver: numeric-inverse settings of the D-scales
@@ -47,7 +47,7 @@ class LDUFlow(FlowModel):
 
   flattens_events = True
 
-  def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_mixtures=4,
+  def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
                stacked_blocks=None, **kwargs):
@@ -64,7 +64,7 @@ class LDUFlow(FlowModel):
     image_shape = self.event_shape if conditioner == "pixelcnn" else None
     self.num_blocks = int(num_blocks)
     self.num_d_scales = int(num_d_scales)
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.dropout = float(dropout)
     self.tolerance = tolerance
@@ -78,7 +78,7 @@ class LDUFlow(FlowModel):
         raise ValueError(f'LDUFlow: stacked_blocks=True needs conditioner="made"; got '
                          f"conditioner={conditioner!r}.")
       self.blocks = [StackedLDUBlocks(
-          self.event_size, self.num_blocks, self.num_d_scales, self.num_mixtures,
+          self.event_size, self.num_blocks, self.num_d_scales, self.num_components,
           self.hidden_units, dropout=self.dropout, tolerance=tolerance,
           max_iterations=max_iterations, solver=solver, name="stacked_ldu_blocks",
           dtype=self.dtype_policy)]
@@ -90,7 +90,7 @@ class LDUFlow(FlowModel):
   def _unrolled_blocks(self, image_shape):
     tolerance, max_iterations, solver = self.tolerance, self.max_iterations, self.solver
     return [
-        LDUBlock(self.event_size, self.num_d_scales, self.num_mixtures, self.hidden_units,
+        LDUBlock(self.event_size, self.num_d_scales, self.num_components, self.hidden_units,
                  dropout=self.dropout, tolerance=tolerance, max_iterations=max_iterations,
                  solver=solver, image_shape=image_shape, filters=self.filters,
                  num_residual_blocks=self.num_residual_blocks,
@@ -100,7 +100,7 @@ class LDUFlow(FlowModel):
   def get_config(self):
     return {**super().get_config(),
             "num_blocks": self.num_blocks, "num_d_scales": self.num_d_scales,
-            "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
+            "num_components": self.num_components, "hidden_units": list(self.hidden_units),
             "dropout": self.dropout, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,
             "conditioner": self.conditioner, "filters": self.filters,

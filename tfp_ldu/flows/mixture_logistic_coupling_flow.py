@@ -25,7 +25,7 @@ class MixtureLogisticCouplingFlow(FlowModel):
   Args:
     event_shape: D >= 2 (an int or `(D,)`).
     num_couplings: number of couplings (default 8).
-    num_mixtures: K, logistic components per transformed dimension.
+    num_components: K, logistic components per transformed dimension.
     hidden_units: widths of the conditioners' gated residual blocks.
     dropout: dropout rate inside those blocks.
     layer_norm: layer normalisation after each block.
@@ -34,7 +34,7 @@ class MixtureLogisticCouplingFlow(FlowModel):
 
   flattens_events = True
 
-  def __init__(self, event_shape, num_couplings=8, num_mixtures=4, hidden_units=(64, 64),
+  def __init__(self, event_shape, num_couplings=8, num_components=4, hidden_units=(64, 64),
                dropout=0.0, layer_norm=True, min_log_scale=-7.0, tolerance=None,
                num_halvings=64, **kwargs):
     super().__init__(event_shape, **kwargs)
@@ -42,7 +42,7 @@ class MixtureLogisticCouplingFlow(FlowModel):
       raise ValueError(f"MixtureLogisticCouplingFlow: couplings need event_size >= 2; "
                        f"got {event_shape}.")
     self.num_couplings = int(num_couplings)
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.dropout = float(dropout)
     self.layer_norm = bool(layer_norm)
@@ -52,7 +52,7 @@ class MixtureLogisticCouplingFlow(FlowModel):
     self.couplings = [
         MixtureLogisticCouplingLayer(
             self.event_size, half_transform_mask(self.event_size, second_half=j % 2 == 0),
-            num_mixtures=self.num_mixtures, hidden_units=self.hidden_units,
+            num_components=self.num_components, hidden_units=self.hidden_units,
             dropout=self.dropout, layer_norm=self.layer_norm,
             min_log_scale=self.min_log_scale, tolerance=tolerance,
             num_halvings=self.num_halvings, name=f"coupling_{j}", dtype=self.dtype_policy)
@@ -66,7 +66,7 @@ class MixtureLogisticCouplingFlow(FlowModel):
 
   def get_config(self):
     return {**super().get_config(),
-            "num_couplings": self.num_couplings, "num_mixtures": self.num_mixtures,
+            "num_couplings": self.num_couplings, "num_components": self.num_components,
             "hidden_units": list(self.hidden_units), "dropout": self.dropout,
             "layer_norm": self.layer_norm, "min_log_scale": self.min_log_scale,
             "tolerance": self.tolerance, "num_halvings": self.num_halvings}

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tensorflow_probability import bijectors as tfb
 
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.nets.initialized_flag import InitializedFlag
 
 __all__ = ["ActNorm"]
@@ -26,9 +27,9 @@ class ActNorm(InitializedFlag, BijectorLayer):
   measured with TF 2.21), while the matvec form converts exactly.
   """
 
-  def __init__(self, event_size, **kwargs):
+  def __init__(self, event_shape, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.loc = self.add_weight(shape=(self.event_size,), initializer="zeros", name="loc")
     self.log_scale = self.add_weight(shape=(self.event_size,), initializer="zeros",
                                      name="log_scale")
@@ -55,4 +56,4 @@ class ActNorm(InitializedFlag, BijectorLayer):
                      name="actnorm")
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size}
+    return {**super().get_config(), "event_shape": [self.event_size]}

@@ -37,7 +37,7 @@ class AffineCouplingLayer(BijectorLayer):
   (additive).  Sampling (`forward`) is closed form: x[m] = z[m] / s - t.
 
   Args:
-    image_shape: `(H, W, C)`.
+    event_shape: `(H, W, C)`.
     transform_mask: `[H, W, C]` bools, True where transformed (both parts
       non-empty).
     hidden_channels: width of the network (Glow: 512).
@@ -54,10 +54,10 @@ class AffineCouplingLayer(BijectorLayer):
       Estimation. 2015. https://arxiv.org/abs/1410.8516
   """
 
-  def __init__(self, image_shape, transform_mask, hidden_channels=512, additive=False,
+  def __init__(self, event_shape, transform_mask, hidden_channels=512, additive=False,
                **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = check_image_shape("AffineCouplingLayer", image_shape)
+    self.image_shape = check_image_shape("AffineCouplingLayer", event_shape)
     self.transform_mask = mask = check_transform_mask("AffineCouplingLayer", transform_mask,
                                                       self.image_shape)
     self.hidden_channels = int(hidden_channels)
@@ -98,6 +98,6 @@ class AffineCouplingLayer(BijectorLayer):
     return MaskedCoupling(self.coupling_parameters, transformer, self.transform_mask)
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "transform_mask": self.transform_mask.tolist(),
             "hidden_channels": self.hidden_channels, "additive": self.additive}

@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.batch_norm import BatchNorm
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.nets.initialized_flag import InitializedFlag
 
 __all__ = ["BatchNormalization"]
@@ -42,11 +43,11 @@ class BatchNormalization(InitializedFlag, BijectorLayer):
   Shapes: `x` `[N, D]`.
   """
 
-  def __init__(self, event_size, momentum=0.95, epsilon=1e-5, **kwargs):
+  def __init__(self, event_shape, momentum=0.95, epsilon=1e-5, **kwargs):
     """Builds the layer.
 
     Args:
-      event_size: D.
+      event_shape: `(D,)` (or D).
       momentum: rho in [0, 1) of the moving averages.
       epsilon: added to the variance (1e-5, as the MAF code).
       **kwargs: standard Keras layer arguments.
@@ -56,7 +57,7 @@ class BatchNormalization(InitializedFlag, BijectorLayer):
       raise ValueError(f"BatchNormalization: momentum must be in [0, 1); got {momentum}.")
     if not float(epsilon) >= 0.0:
       raise ValueError(f"BatchNormalization: epsilon must be >= 0; got {epsilon}.")
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.momentum = float(momentum)
     self.epsilon = float(epsilon)
     shape = (self.event_size,)
@@ -107,5 +108,5 @@ class BatchNormalization(InitializedFlag, BijectorLayer):
     self.initialized.assign(1.0)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "momentum": self.momentum, "epsilon": self.epsilon}

@@ -8,9 +8,39 @@ import functools
 import inspect
 
 import keras
+import numpy as np
 
 __all__ = ["BijectorLayer", "needs_initialization", "initialize_in_order",
-           "walk_in_order"]
+           "walk_in_order", "vector_event_size", "upgraded_config", "RENAMED_ARGUMENTS"]
+
+# Constructor arguments renamed since configs were saved: old name -> new name.
+# `from_config` reads configs written under the old names.
+# Classes whose renames differ set `renamed_arguments` (e.g. Flow++'s conditioner
+# depth, `num_blocks` -> `conditioner_blocks`).
+RENAMED_ARGUMENTS = {"event_size": "event_shape", "image_shape": "event_shape",
+                     "num_mixtures": "num_components"}
+
+
+def upgraded_config(config, renamed=None):
+  """`config` with the arguments of `renamed` (default `RENAMED_ARGUMENTS`) renamed."""
+  config = dict(config)
+  for old, new in (RENAMED_ARGUMENTS if renamed is None else renamed).items():
+    if old in config and new not in config:
+      config[new] = config.pop(old)
+  return config
+
+
+def vector_event_size(owner, event_shape):
+  """D from a vector layer's `event_shape`: `(D,)` or an int D >= 1, else a `ValueError`."""
+  dims = (event_shape,) if np.ndim(event_shape) == 0 else tuple(event_shape)
+  try:
+    size = int(dims[0]) if len(dims) == 1 else None
+  except (TypeError, ValueError):
+    size = None
+  if size is None or size < 1 or size != dims[0]:
+    raise ValueError(f"{owner}: event_shape must be (D,) or D with D >= 1 (the layer acts "
+                     f"on vectors); got {event_shape!r}.")
+  return size
 
 
 class BijectorLayer(keras.layers.Layer):
@@ -47,12 +77,19 @@ class BijectorLayer(keras.layers.Layer):
 
   # Whether `after_training` sets statistics from data (batch normalisation).
   collects_statistics = False
+  # Constructor arguments renamed since configs were saved (`from_config`).
+  renamed_arguments = RENAMED_ARGUMENTS
 
   def __init_subclass__(cls, **kwargs):
     super().__init_subclass__(**kwargs)
     method = cls.__dict__.get("bijector")
     if method is not None and "context" not in inspect.signature(method).parameters:
       cls.bijector = _ignoring_context(method)
+
+  @classmethod
+  def from_config(cls, config):
+    """`cls(**config)`, reading configs saved under renamed arguments (`renamed_arguments`)."""
+    return super().from_config(upgraded_config(config, cls.renamed_arguments))
 
   def bijector(self, training=None, context=None):
     """A fresh `tfb.Bijector` over the current weights (latent -> data as `forward`)."""

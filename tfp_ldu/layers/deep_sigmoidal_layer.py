@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.deep_sigmoidal import DeepSigmoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
@@ -24,7 +25,7 @@ class DeepSigmoidalLayer(BijectorLayer):
   `DeepSigmoidal`).  Shapes: `[..., D] -> [..., D]`.
 
   Args:
-    event_size: D.
+    event_shape: `(D,)` (or D).
     num_components: K, sigmoids per dimension.
     hidden_units: MADE hidden sizes.
     reverse: condition on x_{>i} instead of x_{<i}.
@@ -32,11 +33,11 @@ class DeepSigmoidalLayer(BijectorLayer):
     min_log_scale, tolerance, num_halvings: of the `DeepSigmoidal` bijector.
   """
 
-  def __init__(self, event_size, num_components=8, hidden_units=(64, 64), reverse=False,
+  def __init__(self, event_shape, num_components=8, hidden_units=(64, 64), reverse=False,
                activation="relu", dropout=0.0, min_log_scale=-7.0, tolerance=None,
                num_halvings=64, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.reverse = bool(reverse)
@@ -64,7 +65,7 @@ class DeepSigmoidalLayer(BijectorLayer):
                          num_halvings=self.num_halvings)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "num_components": self.num_components,
             "hidden_units": list(self.hidden_units), "reverse": self.reverse,
             "activation": self.activation, "dropout": self.dropout,

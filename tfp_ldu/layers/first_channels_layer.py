@@ -25,19 +25,19 @@ class FirstChannelsLayer(BijectorLayer):
   layers before it).
 
   Args:
-    image_shape: `(H, W, C)`.
+    event_shape: `(H, W, C)`.
     num_channels: k, 0 < k < C.
     layers: the inner `BijectorLayer`s.
     **kwargs: standard Keras layer arguments.
   """
 
-  def __init__(self, image_shape, num_channels, layers, **kwargs):
+  def __init__(self, event_shape, num_channels, layers, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
+    self.image_shape = tuple(int(d) for d in event_shape)
     self.num_channels = int(num_channels)
     if len(self.image_shape) != 3 or not 0 < self.num_channels < self.image_shape[-1]:
-      raise ValueError(f"FirstChannelsLayer: need image_shape (H, W, C) and 0 < "
-                       f"num_channels < C; got image_shape {self.image_shape} and "
+      raise ValueError(f"FirstChannelsLayer: need event_shape (H, W, C) and 0 < "
+                       f"num_channels < C; got event_shape {self.image_shape} and "
                        f"num_channels {num_channels}.")
     if not layers:
       raise ValueError("FirstChannelsLayer: give at least one inner layer.")
@@ -55,7 +55,7 @@ class FirstChannelsLayer(BijectorLayer):
     return FirstChannels(inner, self.num_channels, self.image_shape)
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "num_channels": self.num_channels,
             "layers": [keras.saving.serialize_keras_object(layer)
                        for layer in self.inner_layers]}
@@ -65,4 +65,4 @@ class FirstChannelsLayer(BijectorLayer):
     config = dict(config)
     config["layers"] = [keras.saving.deserialize_keras_object(layer)
                         for layer in config["layers"]]
-    return cls(**config)
+    return super().from_config(config)

@@ -33,7 +33,7 @@ class ImageActNorm(InitializedFlag, BijectorLayer):
   stored as it is.
 
   Args:
-    image_shape: `(H, W, C)`.
+    event_shape: `(H, W, C)`.
     per: "channel" or "position".
     **kwargs: standard Keras layer arguments.
 
@@ -45,9 +45,9 @@ class ImageActNorm(InitializedFlag, BijectorLayer):
       https://arxiv.org/abs/1902.00275
   """
 
-  def __init__(self, image_shape, per="channel", **kwargs):
+  def __init__(self, event_shape, per="channel", **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = check_image_shape("ImageActNorm", image_shape)
+    self.image_shape = check_image_shape("ImageActNorm", event_shape)
     if per not in ("channel", "position"):
       raise ValueError(f'ImageActNorm: per must be "channel" or "position"; got {per!r}.')
     self.per = per
@@ -79,4 +79,4 @@ class ImageActNorm(InitializedFlag, BijectorLayer):
                              event_ndims=3, name="image_actnorm")
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape), "per": self.per}
+    return {**super().get_config(), "event_shape": list(self.image_shape), "per": self.per}

@@ -9,6 +9,7 @@ from tfp_ldu.bijectors.mixture_logistic_coupling import MixtureLogisticCoupling
 from tfp_ldu.bijectors.mixture_logistic_parameters import (
     mixture_logistic_parameters, num_mixture_logistic_parameters)
 from tfp_ldu.bijectors.shape_checks import check_image_shape, check_transform_mask
+from tfp_ldu.layers.bijector_layer import RENAMED_ARGUMENTS
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_conv_attention import GatedConvAttentionNet
@@ -53,25 +54,29 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
   Shapes: `[N, H, W, C] -> [N, H, W, C]`.
 
   Args:
-    image_shape: (H, W, C).
+    event_shape: (H, W, C).
     transform_mask: `[H, W, C]` bools, True where transformed (at least one
       True and one False).
-    num_mixtures: K logistic components per transformed element.
-    filters, num_blocks, num_heads, dropout, attention, context_channels: of
+    num_components: K logistic components per transformed element.
+    filters, conditioner_blocks (its `num_blocks`), num_heads, dropout, attention,
+      context_channels: of
       the `GatedConvAttentionNet`.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`.
   """
 
-  def __init__(self, image_shape, transform_mask, num_mixtures=4, filters=96, num_blocks=10,
+  # Saved configs: Flow++'s conditioner depth was `num_blocks`.
+  renamed_arguments = {**RENAMED_ARGUMENTS, "num_blocks": "conditioner_blocks"}
+
+  def __init__(self, event_shape, transform_mask, num_components=4, filters=96, conditioner_blocks=10,
                num_heads=4, dropout=0.0, attention=True, context_channels=None,
                min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
     super().__init__(**kwargs)
     owner = "ImageMixtureLogisticCouplingLayer"
-    self.image_shape = check_image_shape(owner, image_shape)
+    self.image_shape = check_image_shape(owner, event_shape)
     self.transform_mask = mask = check_transform_mask(owner, transform_mask, self.image_shape)
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.filters = int(filters)
-    self.num_blocks = int(num_blocks)
+    self.conditioner_blocks = int(conditioner_blocks)
     self.num_heads = int(num_heads)
     self.dropout = float(dropout)
     self.attention = bool(attention)
@@ -80,11 +85,12 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     self.tolerance = tolerance
     self.num_halvings = int(num_halvings)
     height, width, channels = self.image_shape
-    self._num_parameters = num_mixture_logistic_parameters(self.num_mixtures)
+    self._num_parameters = num_mixture_logistic_parameters(self.num_components)
     self._transformed_indices = np.flatnonzero(mask.reshape(-1))
     self._pass_fraction = np.mean(~mask, axis=-1, keepdims=True)      # [H, W, 1]
     self.network = GatedConvAttentionNet(
-        channels * self._num_parameters, filters=self.filters, num_blocks=self.num_blocks,
+        channels * self._num_parameters, filters=self.filters,
+        num_blocks=self.conditioner_blocks,
         num_heads=self.num_heads, dropout=self.dropout, attention=self.attention,
         context_channels=self.context_channels, name="network",
         dtype=conditioner_policy(self.dtype_policy))
@@ -114,7 +120,7 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     out = tf.gather(out, self._transformed_indices, axis=1)
     out = tf.reshape(out, tf.concat(
         [batch_shape, [len(self._transformed_indices), self._num_parameters]], axis=0))
-    return mixture_logistic_parameters(out, self.num_mixtures)
+    return mixture_logistic_parameters(out, self.num_components)
 
   def bijector(self, training=None, context=None):
     """A fresh `MixtureLogisticCoupling` over the current weights (and `context`)."""
@@ -128,10 +134,10 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     return self.bijector(training, context).inverse(x)
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "transform_mask": self.transform_mask.tolist(),
-            "num_mixtures": self.num_mixtures, "filters": self.filters,
-            "num_blocks": self.num_blocks, "num_heads": self.num_heads,
+            "num_components": self.num_components, "filters": self.filters,
+            "conditioner_blocks": self.conditioner_blocks, "num_heads": self.num_heads,
             "dropout": self.dropout, "attention": self.attention,
             "context_channels": self.context_channels,
             "min_log_scale": self.min_log_scale, "tolerance": self.tolerance,

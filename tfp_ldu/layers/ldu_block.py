@@ -4,6 +4,7 @@ import numpy as np
 
 from tfp_ldu.bijectors.ldu import LDU
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.bijector_layer import initialize_in_order
 from tfp_ldu.layers.made_shift import MADEShift
 from tfp_ldu.layers.pixelcnn_shift import PixelCNNShift
@@ -20,26 +21,26 @@ class LDUBlock(BijectorLayer):
   strictly autoregressive networks (lower: s_i sees x_{<i}; upper: s_i sees
   x_{>i}) — `MADEShift`s for vectors, or `PixelCNNShift`s (raster order,
   channels fastest) when `image_shape` is given — and `num_d_scales`
-  `Sinusoidal` D-scales of K = `num_mixtures` components.
+  `Sinusoidal` D-scales of K = `num_components` components.
   Shapes: `[..., D] -> [..., D]` (D = H*W*C for images, flat NHWC rows).
 
   Args:
-    event_size: D.
-    num_d_scales, num_mixtures: D-scales per block and their K.
+    event_shape: `(D,)` (or D).
+    num_d_scales, num_components: D-scales per block and their K.
     hidden_units, dropout, activation: of the MADEs (vectors).
     image_shape: (H, W, C) for PixelCNN shifts; None for MADEs.
     filters, num_residual_blocks: of the PixelCNNs (paper: 16 and 2).
     tolerance, max_iterations, solver: numeric-inverse settings.
   """
 
-  def __init__(self, event_size, num_d_scales=4, num_mixtures=4, hidden_units=(256, 256),
+  def __init__(self, event_shape, num_d_scales=4, num_components=4, hidden_units=(256, 256),
                dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
                solver="newton", image_shape=None, filters=16, num_residual_blocks=2,
                **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_d_scales = int(num_d_scales)
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.hidden_units = tuple(hidden_units)
     self.dropout = float(dropout)
     self.activation = activation
@@ -65,7 +66,7 @@ class LDUBlock(BijectorLayer):
     self.lower_shift = shift(False, "lower_shift")
     self.upper_shift = shift(True, "upper_shift")
     self.d_scales = [
-        SinusoidalParameters(self.event_size, self.num_mixtures, tolerance=tolerance,
+        SinusoidalParameters(self.event_size, self.num_components, tolerance=tolerance,
                              max_iterations=max_iterations, solver=solver,
                              name=f"d_scale_{i}",
                              dtype=self.dtype_policy)
@@ -88,8 +89,8 @@ class LDUBlock(BijectorLayer):
                self.upper_shift.shift, event_size=self.event_size, tolerance=self.tolerance)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
-            "num_d_scales": self.num_d_scales, "num_mixtures": self.num_mixtures,
+    return {**super().get_config(), "event_shape": [self.event_size],
+            "num_d_scales": self.num_d_scales, "num_components": self.num_components,
             "hidden_units": list(self.hidden_units), "dropout": self.dropout,
             "activation": self.activation, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,

@@ -3,6 +3,8 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.layers.bijector_layer import upgraded_config
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
@@ -27,12 +29,12 @@ class MADEMoG(keras.layers.Layer):
   Shapes: `u` `[..., D]`; `call(u)` returns log p(u) `[...]`.
   """
 
-  def __init__(self, event_size, num_components=10, hidden_units=(256, 256),
+  def __init__(self, event_shape, num_components=10, hidden_units=(256, 256),
                activation="relu", dropout=0.0, **kwargs):
     """Builds the layer.
 
     Args:
-      event_size: D.
+      event_shape: `(D,)` (or D).
       num_components: K, Gaussians per conditional.
       hidden_units: MADE hidden sizes.
       activation: MADE activation.
@@ -42,7 +44,7 @@ class MADEMoG(keras.layers.Layer):
     super().__init__(**kwargs)
     if int(num_components) < 1:
       raise ValueError(f"MADEMoG: num_components must be >= 1; got {num_components}.")
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.activation = activation
@@ -74,8 +76,13 @@ class MADEMoG(keras.layers.Layer):
     """log p(u), `[...]`."""
     return self.conditionals(u).log_prob(u)
 
+  @classmethod
+  def from_config(cls, config):
+    """Reads configs saved under renamed arguments (`RENAMED_ARGUMENTS`)."""
+    return super().from_config(upgraded_config(config))
+
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "num_components": self.num_components,
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout}

@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.triangular_shift import TriangularShift
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
@@ -20,10 +21,10 @@ class MADEShift(BijectorLayer):
   where rev reverses the last axis.  Shapes: `[..., D] -> [..., D]`.
   """
 
-  def __init__(self, event_size, hidden_units=(256, 256), upper=False, activation="relu",
+  def __init__(self, event_shape, hidden_units=(256, 256), upper=False, activation="relu",
                dropout=0.0, tolerance=None, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.hidden_units = tuple(hidden_units)
     self.upper = bool(upper)
     self.activation = activation
@@ -46,7 +47,7 @@ class MADEShift(BijectorLayer):
                            tolerance=self.tolerance)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "upper": self.upper,
             "activation": self.activation, "dropout": self.dropout,
             "tolerance": self.tolerance}

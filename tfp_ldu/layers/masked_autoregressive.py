@@ -4,6 +4,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
 
@@ -23,10 +24,10 @@ class MaskedAutoregressive(BijectorLayer):
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
   """
 
-  def __init__(self, event_size, hidden_units=(256, 256), activation="relu", dropout=0.0,
+  def __init__(self, event_shape, hidden_units=(256, 256), activation="relu", dropout=0.0,
                reverse=True, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.hidden_units = tuple(hidden_units)
     self.activation = activation
     self.dropout = float(dropout)
@@ -51,6 +52,6 @@ class MaskedAutoregressive(BijectorLayer):
     return tfb.Chain([maf, tfb.Permute(permutation)])
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout, "reverse": self.reverse}

@@ -9,6 +9,7 @@ from tfp_ldu.bijectors.mixture_logistic_parameters import (
     mixture_logistic_parameters, num_mixture_logistic_parameters)
 from tfp_ldu.bijectors.shape_checks import check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 
@@ -35,28 +36,28 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
   `[..., D] -> [..., D]`.
 
   Args:
-    event_size: D >= 2.
+    event_shape: `(D,)` (or D) with D >= 2.
     transform_mask: `[D]` bools, True where transformed; default: the second
       half (`half_transform_mask(D)`).
-    num_mixtures: K.
+    num_components: K.
     hidden_units: widths of the gated residual blocks.
     activation, dropout, layer_norm: of the gated residual blocks.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`.
   """
 
-  def __init__(self, event_size, transform_mask=None, num_mixtures=4,
+  def __init__(self, event_shape, transform_mask=None, num_components=4,
                hidden_units=(64, 64), activation="relu", dropout=0.0, layer_norm=True,
                min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     if self.event_size < 2:
-      raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_size >= 2; "
-                       f"got {event_size}.")
+      raise ValueError(f"MixtureLogisticCouplingLayer: a coupling needs event_shape (D,) "
+                       f"with D >= 2; got {event_shape!r}.")
     self.transform_mask = mask = check_transform_mask(
         "MixtureLogisticCouplingLayer",
         half_transform_mask(self.event_size) if transform_mask is None else transform_mask,
         (self.event_size,))
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.activation = activation
     self.dropout = float(dropout)
@@ -66,7 +67,7 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     self.num_halvings = int(num_halvings)
     num_pass = int(np.sum(~mask))
     self.conditioner = GatedResidualMLP(
-        num_pass, int(np.sum(mask)), num_mixture_logistic_parameters(self.num_mixtures),
+        num_pass, int(np.sum(mask)), num_mixture_logistic_parameters(self.num_components),
         self.hidden_units,
         activation=activation, dropout=self.dropout, layer_norm=self.layer_norm,
         name="conditioner", dtype=conditioner_policy(self.dtype_policy))
@@ -79,7 +80,7 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     event `[..., D]` with its transformed part zeroed."""
     out = tf.cast(self.conditioner(tf.gather(masked, self._pass_indices, axis=-1)),
                   masked.dtype)
-    return mixture_logistic_parameters(out, self.num_mixtures)
+    return mixture_logistic_parameters(out, self.num_components)
 
   def bijector(self, training=None):
     """A fresh `MixtureLogisticCoupling` over the current weights."""
@@ -89,9 +90,9 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
         tolerance=self.tolerance, num_halvings=self.num_halvings)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "transform_mask": self.transform_mask.tolist(),
-            "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
+            "num_components": self.num_components, "hidden_units": list(self.hidden_units),
             "activation": self.activation, "dropout": self.dropout,
             "layer_norm": self.layer_norm, "min_log_scale": self.min_log_scale,
             "tolerance": self.tolerance, "num_halvings": self.num_halvings}

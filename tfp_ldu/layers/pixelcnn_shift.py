@@ -24,10 +24,10 @@ class PixelCNNShift(BijectorLayer):
   Sinusoidal Flow paper: 16 feature maps, 2 residual blocks.
   """
 
-  def __init__(self, image_shape, filters=16, num_residual_blocks=2, upper=False,
+  def __init__(self, event_shape, filters=16, num_residual_blocks=2, upper=False,
                tolerance=None, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
+    self.image_shape = tuple(int(d) for d in event_shape)
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
     self.upper = bool(upper)
@@ -50,6 +50,6 @@ class PixelCNNShift(BijectorLayer):
                            tolerance=self.tolerance)
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "filters": self.filters, "num_residual_blocks": self.num_residual_blocks,
             "upper": self.upper, "tolerance": self.tolerance}

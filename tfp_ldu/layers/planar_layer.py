@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.planar import Planar
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 
 __all__ = ["PlanarLayer"]
 
@@ -34,18 +35,18 @@ class PlanarLayer(BijectorLayer):
   0, where u_hat is undefined), b = 0.
 
   Args:
-    event_size: D.
+    event_shape: `(D,)` (or D).
     margin: w^T u_hat >= -1 + margin, a Python float in (0, 1).
     tolerance, num_halvings: `forward`'s bisection settings (see `Planar`).
     **kwargs: `keras.layers.Layer` arguments (`name`, `dtype`, ...).
   """
 
-  def __init__(self, event_size, margin=1e-2, tolerance=None, num_halvings=64, **kwargs):
+  def __init__(self, event_shape, margin=1e-2, tolerance=None, num_halvings=64, **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     if self.event_size < 1:
-      raise ValueError(f"PlanarLayer: event_size must be a positive int; got "
-                       f"{event_size!r}.")
+      raise ValueError(f"PlanarLayer: event_shape must be (D,) with D >= 1; got "
+                       f"{event_shape!r}.")
     self.margin = float(margin)
     if not 0.0 < self.margin < 1.0:
       raise ValueError(f"PlanarLayer: margin must be in (0, 1); got {margin!r}.")
@@ -78,6 +79,6 @@ class PlanarLayer(BijectorLayer):
                   tolerance=self.tolerance, num_halvings=self.num_halvings)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size, "margin": self.margin,
+    return {**super().get_config(), "event_shape": [self.event_size], "margin": self.margin,
             "tolerance": self.tolerance, "num_halvings": self.num_halvings}
 

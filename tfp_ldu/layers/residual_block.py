@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.residual import Residual
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP
 
 __all__ = ["ResidualBlock"]
@@ -30,7 +31,7 @@ class ResidualBlock(BijectorLayer):
   variable, so a fresh seed per call also inside `model.fit` with XLA).
   """
 
-  def __init__(self, event_size, hidden_units=(64, 64), coeff=0.97, n_power_iterations=5,
+  def __init__(self, event_shape, hidden_units=(64, 64), coeff=0.97, n_power_iterations=5,
                n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0, n_probes=1,
                probe="gaussian", neumann_gradient=True, exact_log_det_max_dim=16,
                evaluation_n_exact_terms=20, tolerance=None, max_iterations=1000, seed=None,
@@ -38,7 +39,7 @@ class ResidualBlock(BijectorLayer):
     """Builds the layer.
 
     Args:
-      event_size: D.
+      event_shape: `(D,)` (or D).
       hidden_units: hidden sizes of g.
       coeff: per-layer spectral-norm bound of g, in (0, 1).
       n_power_iterations: power-iteration steps per training call.
@@ -52,7 +53,7 @@ class ResidualBlock(BijectorLayer):
       **kwargs: standard Keras layer arguments (`name`, `dtype`, ...).
     """
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.coeff = float(coeff)
     self.n_power_iterations = int(n_power_iterations)
@@ -96,7 +97,7 @@ class ResidualBlock(BijectorLayer):
                     probe=self.probe, seed=self._next_seed(), **common)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "coeff": self.coeff,
             "n_power_iterations": self.n_power_iterations,
             "n_exact_terms": self.n_exact_terms, "roulette": self.roulette, "p": self.p,

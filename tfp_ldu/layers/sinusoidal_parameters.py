@@ -4,6 +4,7 @@ import tensorflow as tf
 
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 
 __all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale"]
 
@@ -14,7 +15,7 @@ def _softmax(logits):
   return unnormalized / tf.reduce_sum(unnormalized, axis=-1, keepdims=True)
 
 
-def add_d_scale_weights(layer, leading_shape, event_size, num_mixtures):
+def add_d_scale_weights(layer, leading_shape, event_size, num_components):
   """Adds the five D-scale weights to `layer`, as attributes, with a leading shape.
 
   Shapes `[*leading_shape, D, K]` (raw_in_scale, in_shift, mix_logits) and
@@ -22,7 +23,7 @@ def add_d_scale_weights(layer, leading_shape, event_size, num_mixtures):
   `SinusoidalParameters` (the identity D-scale).  `leading_shape` is `()`
   for one D-scale and `(B, n)` for the block-stacked ones of `StackedLDUBlocks`.
   """
-  lead, d, k = tuple(leading_shape), int(event_size), int(num_mixtures)
+  lead, d, k = tuple(leading_shape), int(event_size), int(num_components)
   uniform = keras.initializers.RandomUniform(-3.0, 3.0)
   layer.raw_in_scale = layer.add_weight(shape=(*lead, d, k), initializer=uniform,
                                         name="raw_in_scale")
@@ -63,15 +64,15 @@ class SinusoidalParameters(BijectorLayer):
       out_shift      = out_shift,               0
   """
 
-  def __init__(self, event_size, num_mixtures=4, tolerance=None, max_iterations=1000,
+  def __init__(self, event_shape, num_components=4, tolerance=None, max_iterations=1000,
                solver="newton", **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
-    self.num_mixtures = int(num_mixtures)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
+    self.num_components = int(num_components)
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
-    add_d_scale_weights(self, (), self.event_size, self.num_mixtures)
+    add_d_scale_weights(self, (), self.event_size, self.num_components)
     self.built = True
 
   def bijector(self, training=None):
@@ -81,6 +82,6 @@ class SinusoidalParameters(BijectorLayer):
                       max_iterations=self.max_iterations, solver=self.solver)
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
-            "num_mixtures": self.num_mixtures, "tolerance": self.tolerance,
+    return {**super().get_config(), "event_shape": [self.event_size],
+            "num_components": self.num_components, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver}

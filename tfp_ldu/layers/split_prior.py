@@ -32,7 +32,7 @@ class SplitPrior(BijectorLayer):
   `[C2, 2 C2)`), C2 = C - C // 2.
 
   Args:
-    image_shape: `(H, W, C)`, C >= 2.
+    event_shape: `(H, W, C)`, C >= 2.
     kernel_size: of the convolution (Glow: 3).
     **kwargs: standard Keras layer arguments.
 
@@ -45,9 +45,9 @@ class SplitPrior(BijectorLayer):
       https://arxiv.org/abs/1605.08803
   """
 
-  def __init__(self, image_shape, kernel_size=3, **kwargs):
+  def __init__(self, event_shape, kernel_size=3, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = tuple(int(d) for d in image_shape)
+    self.image_shape = tuple(int(d) for d in event_shape)
     self.transform_mask = channel_mask(self.image_shape)
     self.kernel_size = int(kernel_size)
     channels = self.image_shape[-1]
@@ -79,5 +79,5 @@ class SplitPrior(BijectorLayer):
     return MaskedCoupling(self.prior_parameters, self._standardiser, self.transform_mask)
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "kernel_size": self.kernel_size}

@@ -22,7 +22,7 @@ class SqueezeLayer(BijectorLayer):
   `(H, W, C)`.  No weights.
 
   Args:
-    image_shape: `(H, W, C)` with H and W even.
+    event_shape: `(H, W, C)` with H and W even.
     unsqueeze: whether the data -> latent map is the unsqueeze.
     **kwargs: standard Keras layer arguments.
 
@@ -30,10 +30,10 @@ class SqueezeLayer(BijectorLayer):
     ValueError: for odd H or W.
   """
 
-  def __init__(self, image_shape, unsqueeze=False, **kwargs):
+  def __init__(self, event_shape, unsqueeze=False, **kwargs):
     super().__init__(**kwargs)
-    squeezed_shape(image_shape, type(self).__name__)
-    self.image_shape = tuple(int(d) for d in image_shape)
+    squeezed_shape(event_shape, type(self).__name__)
+    self.image_shape = tuple(int(d) for d in event_shape)
     self.unsqueeze = bool(unsqueeze)
     self.built = True
 
@@ -44,5 +44,5 @@ class SqueezeLayer(BijectorLayer):
     return tfb.Invert(squeeze) if self.unsqueeze else squeeze
 
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "unsqueeze": self.unsqueeze}

@@ -7,6 +7,7 @@ from tfp_ldu.bijectors.ldu import LDU
 from tfp_ldu.bijectors.looped_chain import LoopedChain
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
+from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.sinusoidal_parameters import add_d_scale_weights
 from tfp_ldu.layers.sinusoidal_parameters import constrained_d_scale
@@ -48,10 +49,10 @@ class StackedLDUBlocks(BijectorLayer):
   Shapes: `[..., D] -> [..., D]`.
 
   Args:
-    event_size: D.
+    event_shape: `(D,)` (or D).
     num_blocks: B.
     num_d_scales: n, D-scales per block.
-    num_mixtures: K.
+    num_components: K.
     hidden_units: MADE hidden sizes.
     activation: MADE activation.
     dropout: dropout rate after each MADE hidden layer, in [0, 1).
@@ -59,14 +60,14 @@ class StackedLDUBlocks(BijectorLayer):
     tolerance, max_iterations, solver: numeric-inverse settings (as `LDUBlock`).
   """
 
-  def __init__(self, event_size, num_blocks=12, num_d_scales=4, num_mixtures=4,
+  def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), activation="relu", dropout=0.0, seed=None,
                tolerance=None, max_iterations=1000, solver="newton", **kwargs):
     super().__init__(**kwargs)
-    self.event_size = int(event_size)
+    self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_blocks = int(num_blocks)
     self.num_d_scales = int(num_d_scales)
-    self.num_mixtures = int(num_mixtures)
+    self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.activation = activation
     self._activation_fn = keras.activations.get(activation)
@@ -85,7 +86,7 @@ class StackedLDUBlocks(BijectorLayer):
     self.lower_kernels, self.lower_biases = self._made_weights("lower")
     self.upper_kernels, self.upper_biases = self._made_weights("upper")
     add_d_scale_weights(self, (self.num_blocks, self.num_d_scales), self.event_size,
-                        self.num_mixtures)
+                        self.num_components)
     self.built = True
 
   def _made_weights(self, which):
@@ -170,9 +171,9 @@ class StackedLDUBlocks(BijectorLayer):
                        dtype=tf.as_dtype(self.compute_dtype), name="stacked_ldu_blocks")
 
   def get_config(self):
-    return {**super().get_config(), "event_size": self.event_size,
+    return {**super().get_config(), "event_shape": [self.event_size],
             "num_blocks": self.num_blocks, "num_d_scales": self.num_d_scales,
-            "num_mixtures": self.num_mixtures, "hidden_units": list(self.hidden_units),
+            "num_components": self.num_components, "hidden_units": list(self.hidden_units),
             "activation": self.activation, "dropout": self.dropout, "seed": self.seed,
             "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver}

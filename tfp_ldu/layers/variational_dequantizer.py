@@ -7,6 +7,8 @@ import tensorflow as tf
 from tfp_ldu.bijectors.masks import checkerboard_mask
 from tfp_ldu.bijectors.shape_checks import check_image_shape
 from tfp_ldu.layers.bijector_layer import initialize_in_order
+from tfp_ldu.layers.bijector_layer import RENAMED_ARGUMENTS
+from tfp_ldu.layers.bijector_layer import upgraded_config
 from tfp_ldu.layers.bijector_layer import needs_initialization
 from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
@@ -57,10 +59,10 @@ class VariationalDequantizer(keras.layers.Layer):
   Shapes: x `[N, H, W, C]` (float or int levels), y `[N, H, W, C]`, log_q `[N]`.
 
   Args:
-    image_shape: (H, W, C).
+    event_shape: (H, W, C).
     num_levels: L (256 for 8-bit images, 17 for scikit-learn's digits).
     num_couplings: J >= 1.
-    filters, num_blocks, num_mixtures, num_heads, attention, dropout: of the
+    filters, conditioner_blocks, num_components, num_heads, attention, dropout: of the
       couplings' `GatedConvAttentionNet`s and mixtures.
     context_filters, num_context_blocks: of the `GatedConvContextNet`.
     seed: initial seed of the noise and of the 1x1 convolutions (None: random).
@@ -73,11 +75,14 @@ class VariationalDequantizer(keras.layers.Layer):
       Design. https://arxiv.org/abs/1902.00275
   """
 
-  def __init__(self, image_shape, num_levels=256, num_couplings=4, filters=96, num_blocks=2,
-               num_mixtures=32, num_heads=4, attention=True, dropout=0.0, context_filters=32,
+  # Saved configs: Flow++'s conditioner depth was `num_blocks`.
+  renamed_arguments = {**RENAMED_ARGUMENTS, "num_blocks": "conditioner_blocks"}
+
+  def __init__(self, event_shape, num_levels=256, num_couplings=4, filters=96, conditioner_blocks=2,
+               num_components=32, num_heads=4, attention=True, dropout=0.0, context_filters=32,
                num_context_blocks=3, seed=None, **kwargs):
     super().__init__(**kwargs)
-    self.image_shape = check_image_shape("VariationalDequantizer", image_shape)
+    self.image_shape = check_image_shape("VariationalDequantizer", event_shape)
     if self.image_shape[0] * self.image_shape[1] < 2:
       raise ValueError("VariationalDequantizer: a checkerboard coupling needs at least "
                        f"two pixels; got image_shape {self.image_shape}.")
@@ -87,8 +92,8 @@ class VariationalDequantizer(keras.layers.Layer):
     self.num_levels = int(num_levels)
     self.num_couplings = int(num_couplings)
     self.filters = int(filters)
-    self.num_blocks = int(num_blocks)
-    self.num_mixtures = int(num_mixtures)
+    self.conditioner_blocks = int(conditioner_blocks)
+    self.num_components = int(num_components)
     self.num_heads = int(num_heads)
     self.attention = bool(attention)
     self.dropout = float(dropout)
@@ -112,8 +117,8 @@ class VariationalDequantizer(keras.layers.Layer):
             name=f"conv1x1_{j}", **layer_args))
       self.noise_layers.append(ImageMixtureLogisticCouplingLayer(
           self.image_shape, checkerboard_mask(self.image_shape, parity=j % 2),
-          num_mixtures=self.num_mixtures, filters=self.filters,
-          num_blocks=self.num_blocks, num_heads=self.num_heads, dropout=self.dropout,
+          num_components=self.num_components, filters=self.filters,
+          conditioner_blocks=self.conditioner_blocks, num_heads=self.num_heads, dropout=self.dropout,
           attention=self.attention, context_channels=self.context_filters,
           name=f"coupling_{j}", **layer_args))
     self.built = True
@@ -162,11 +167,16 @@ class VariationalDequantizer(keras.layers.Layer):
     """True while an actnorm of the noise flow waits for `initialize`."""
     return any(needs_initialization(layer) for layer in self.noise_layers)
 
+  @classmethod
+  def from_config(cls, config):
+    """Reads configs saved under renamed arguments (`renamed_arguments`)."""
+    return super().from_config(upgraded_config(config, cls.renamed_arguments))
+
   def get_config(self):
-    return {**super().get_config(), "image_shape": list(self.image_shape),
+    return {**super().get_config(), "event_shape": list(self.image_shape),
             "num_levels": self.num_levels, "num_couplings": self.num_couplings,
-            "filters": self.filters, "num_blocks": self.num_blocks,
-            "num_mixtures": self.num_mixtures, "num_heads": self.num_heads,
+            "filters": self.filters, "conditioner_blocks": self.conditioner_blocks,
+            "num_components": self.num_components, "num_heads": self.num_heads,
             "attention": self.attention, "dropout": self.dropout,
             "context_filters": self.context_filters,
             "num_context_blocks": self.num_context_blocks, "seed": self.seed}

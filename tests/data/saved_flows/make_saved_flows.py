@@ -1,10 +1,16 @@
 """Writes the `.keras` fixtures of `tests/test_saved_flows.py`: one small trained flow per family.
 
-They were written by the code of commit 6769ca9 (before the upper floors were
-reshaped), so the test checks that models saved by older code still load and
-give the same `log_prob`.  Rerun only to add a family:
+They were written by this script at commit 6769ca9, before the upper floors
+were reshaped (constructor arguments renamed: `num_mixtures`, `image_shape`,
+...), so the test checks that models saved by older code still load and give
+the same `log_prob`.  The script is kept as it ran then (it calls the old
+argument names); run against that commit's library it rewrites the same
+files (fixed seeds):
 
-    python tests/data/saved_flows/make_saved_flows.py
+    git worktree add /tmp/old 6769ca9 && cd /tmp/old
+    python /path/to/this/repository/tests/data/saved_flows/make_saved_flows.py
+
+A fixture for a new family is written the same way with today's library.
 
 Each model is fitted for a few steps (so no weight is at its initial value),
 saved as `<name>.keras`, and its `log_prob` of six fixed inputs (for image
