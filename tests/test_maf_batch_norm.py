@@ -70,7 +70,7 @@ def test_moving_averages_update_inside_xla_fit():
   model = MAF(3, num_blocks=2, hidden_units=(8,), batch_norm=True)
   first, second = model.batch_norms
   assert [layer.name for layer in model.flow_layers] == [
-      "maf_0", "batch_norm_0", "maf_1", "batch_norm_1", "actnorm"]
+      "flatten_event", "maf_0", "batch_norm_0", "maf_1", "batch_norm_1", "actnorm"]
   assert {w.name for w in first.non_trainable_weights} == {"moving_mean", "moving_variance",
                                                            "initialized"}
   h = model.blocks[0].bijector().inverse(x).numpy().astype(np.float64)  # BN 0's input.

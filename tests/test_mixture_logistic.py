@@ -222,6 +222,6 @@ def test_logit_preprocessing_comes_once_and_first():
   logits = [i for i, layer in enumerate(flow.flow_layers)
             if isinstance(layer, LogitPreprocessing)]
   assert logits == [0]
-  assert len(flow.flow_layers) == 1 + 1 + 2 * 3
+  assert len(flow.flow_layers) == 1 + 1 + 1 + 2 * 3  # logit, flatten, actnorm, 3 pairs
   y = np.random.default_rng(0).uniform(0.01, 0.99, size=(5, 4)).astype("float32")
   assert np.all(np.isfinite(flow.log_prob(y).numpy()))

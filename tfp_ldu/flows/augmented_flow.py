@@ -6,6 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
 
 __all__ = ["AugmentedFlow"]
 
@@ -66,8 +67,6 @@ class AugmentedFlow(FlowModel):
       with Variational Data Augmentation. https://arxiv.org/abs/2002.09741
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, flow, augment_dims, num_importance_samples=100, seed=None,
                **kwargs):
     if not isinstance(flow, FlowModel):
@@ -94,7 +93,8 @@ class AugmentedFlow(FlowModel):
     self.num_importance_samples = int(num_importance_samples)
     self.seed = seed
     self.seed_generator = keras.random.SeedGenerator(seed, name="augmentation_seed")
-    self.flow_layers = []  # Only the logit preprocessing of x, if any.
+    # x -> flat h (after the logit preprocessing of x, if any).
+    self.flow_layers = [FlattenEvent(self.event_shape, name="flatten_event")]
     self.built = True
 
   # ---- the bound and the importance-weighted estimate ----------------------

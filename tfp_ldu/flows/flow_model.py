@@ -58,9 +58,9 @@ class FlowModel(FlowTraining, keras.Model):
   Shapes: `x` is `[N, *event_shape]` (`event_shape=(D,)` for vectors,
   `(H, W, C)` for images; image models also take flat `[N, H*W*C]` rows);
   the latent is `[N, *latent_shape]` (default: `event_shape`).  Models whose
-  layers act on flat vectors (MADE-style: LDU, MAF, ...) set
-  `flattens_events = True`: an image event is then reshaped to `[D]` (NHWC
-  order) before the first layer, and the latent is `[N, D]`.
+  layers act on flat vectors (MADE-style: LDU, MAF, ...) start their
+  `flow_layers` with `tfp_ldu.layers.FlattenEvent` (an image event becomes
+  `[D]`, NHWC order) and pass `latent_shape=(D,)`.
 
   #### Example
 
@@ -75,7 +75,6 @@ class FlowModel(FlowTraining, keras.Model):
   ```
   """
 
-  flattens_events = False
   # Constructor arguments renamed since configs were saved: old -> new (`from_config`).
   renamed_arguments = RENAMED_ARGUMENTS
 
@@ -111,7 +110,7 @@ class FlowModel(FlowTraining, keras.Model):
     super().__init__(**kwargs)
     self.event_shape = _as_shape(event_shape, "event_shape", type(self).__name__)
     if latent_shape is None:
-      latent_shape = (self.event_size,) if self.flattens_events else self.event_shape
+      latent_shape = self.event_shape
     self.latent_shape = _as_shape(latent_shape, "latent_shape", type(self).__name__)
     # A mixed policy becomes a FlowDTypePolicy: the model and its bijector
     # layers compute in the variable dtype (float32), the conditioner networks
@@ -167,9 +166,6 @@ class FlowModel(FlowTraining, keras.Model):
     """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T."""
     # Chain([b1, ..., bn]).inverse applies b1.inverse first: data -> latent order.
     parts = [layer.bijector(training=training) for layer in self.flow_layers]
-    if self.flattens_events and len(self.event_shape) > 1:
-      parts.insert(0, tfb.Reshape(event_shape_out=self.event_shape,
-                                  event_shape_in=[self.event_size]))
     return tfb.Chain(parts, name="flow")
 
   @property
@@ -524,11 +520,7 @@ class FlowModel(FlowTraining, keras.Model):
       if needs_initialization(self.dequantizer):
         self.dequantizer.initialize(h)
       h, _ = self.dequantizer(h, training=False)
-    initialize_in_order(self.flow_layers, self._flat_if_needed(h))
-
-  def _flat_if_needed(self, h):
-    """`h` `[N, *event_shape]` as the first layer's input (`[N, D]` if `flattens_events`)."""
-    return tf.reshape(h, [-1, self.event_size]) if self.flattens_events else h
+    initialize_in_order(self.flow_layers, h)
 
   def after_training(self, x):
     """Sets the statistics evaluation reads from data, e.g. batch norm's, from `x`.
@@ -546,7 +538,7 @@ class FlowModel(FlowTraining, keras.Model):
     h = self._as_input(x)
     if self.dequantizer is not None:
       h, _ = self.dequantizer(h, training=False)
-    walk_in_order(self.flow_layers, self._flat_if_needed(h),
+    walk_in_order(self.flow_layers, h,
                   lambda layer, inputs: layer.after_training(inputs))
 
   def test_log_likelihood(self, x):

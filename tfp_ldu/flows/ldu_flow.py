@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.ldu_block import LDUBlock
 from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
@@ -45,13 +47,11 @@ class LDUFlow(FlowModel):
       `name`, ...).
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
                stacked_blocks=None, **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     if conditioner not in ("made", "pixelcnn"):
       raise ValueError(f'LDUFlow: conditioner must be "made" or "pixelcnn"; got '
                        f"{conditioner!r}.")
@@ -85,7 +85,8 @@ class LDUFlow(FlowModel):
     else:
       self.blocks = self._unrolled_blocks(image_shape)
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.flow_layers = [*self.blocks, self.actnorm]
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, *self.blocks, self.actnorm]
 
   def _unrolled_blocks(self, image_shape):
     tolerance, max_iterations, solver = self.tolerance, self.max_iterations, self.solver

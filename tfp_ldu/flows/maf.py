@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.batch_normalization import BatchNormalization
 from tfp_ldu.layers.made_mog import MADEMoG
@@ -33,11 +35,9 @@ class MAF(FlowModel):
     num_components: Gaussians per conditional of the MADE-MoG base (the paper: 10).
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
                batch_norm=False, base="gaussian", num_components=10, **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     if base not in _BASES:
       raise ValueError(f"MAF: base must be one of {_BASES}; got {base!r}.")
     self.num_blocks = int(num_blocks)
@@ -62,7 +62,8 @@ class MAF(FlowModel):
       layers.append(block)
       if self.batch_norm:
         layers.append(self.batch_norms[i])
-    self.flow_layers = [*layers, self.actnorm]
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, *layers, self.actnorm]
 
   def base_distribution(self):
     """Standard normal, or the MADE-MoG density over `[D]` (`base="mog"`)."""

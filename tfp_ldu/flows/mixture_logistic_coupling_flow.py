@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.bijectors.mixture_logistic_coupling import half_transform_mask
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.mixture_logistic_coupling_layer import MixtureLogisticCouplingLayer
@@ -32,12 +34,10 @@ class MixtureLogisticCouplingFlow(FlowModel):
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`s.
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_couplings=8, num_components=4, hidden_units=(64, 64),
                dropout=0.0, layer_norm=True, min_log_scale=-7.0, tolerance=None,
                num_halvings=64, **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     if self.event_size < 2:
       raise ValueError(f"MixtureLogisticCouplingFlow: couplings need event_size >= 2; "
                        f"got {event_shape}.")
@@ -61,7 +61,8 @@ class MixtureLogisticCouplingFlow(FlowModel):
                      for j in range(self.num_couplings + 1)]
     # One assignment: the setter puts the logit preprocessing first, so `+=`
     # would insert it again at every coupling.
-    self.flow_layers = [self.actnorms[0], *[layer for pair in zip(
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, self.actnorms[0], *[layer for pair in zip(
         self.couplings, self.actnorms[1:]) for layer in pair]]
 
   def get_config(self):

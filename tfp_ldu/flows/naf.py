@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.deep_sigmoidal_layer import DeepSigmoidalLayer
 
@@ -26,12 +28,10 @@ class NAF(FlowModel):
     **kwargs: `FlowModel` arguments.
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_blocks=5, num_components=8, hidden_units=(64, 64),
                activation="relu", dropout=0.0, min_log_scale=-7.0, tolerance=None,
                num_halvings=64, **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     self.num_blocks = int(num_blocks)
     self.num_components = int(num_components)
     self.hidden_units = tuple(int(h) for h in hidden_units)
@@ -46,7 +46,8 @@ class NAF(FlowModel):
         tolerance=tolerance, num_halvings=self.num_halvings, name=f"dsf_{i}",
         dtype=self.dtype_policy) for i in range(self.num_blocks)]
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.flow_layers = [*self.blocks, self.actnorm]
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, *self.blocks, self.actnorm]
 
   def get_config(self):
     return {**super().get_config(), "num_blocks": self.num_blocks,

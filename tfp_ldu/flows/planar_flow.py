@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.planar_layer import PlanarLayer
 
@@ -29,11 +31,9 @@ class PlanarFlow(FlowModel):
     tolerance, num_halvings: bisection settings used by `sample`.
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_layers=8, margin=1e-2, tolerance=None,
                num_halvings=64, **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     self.num_layers = int(num_layers)
     if self.num_layers < 1:
       raise ValueError(f"PlanarFlow: num_layers must be a positive int; got "
@@ -44,7 +44,8 @@ class PlanarFlow(FlowModel):
                                       dtype=self.dtype_policy, **self.layer_options)
                           for i in range(self.num_layers)]
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.flow_layers = [*self.planar_layers, self.actnorm]
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, *self.planar_layers, self.actnorm]
 
   def get_config(self):
     return {**super().get_config(), "num_layers": self.num_layers, **self.layer_options}

@@ -2,6 +2,8 @@
 import keras
 
 from tfp_ldu.flows.flow_model import FlowModel
+from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.actnorm import ActNorm
 from tfp_ldu.layers.residual_block import ResidualBlock
 
@@ -37,14 +39,12 @@ class ResidualFlow(FlowModel):
     seed: base seed of the blocks' estimator seeds (block b uses seed + b).
   """
 
-  flattens_events = True
-
   def __init__(self, event_shape, num_blocks=10, hidden_units=(128, 128), coeff=0.97,
                n_power_iterations=5, n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0,
                n_probes=1, neumann_gradient=True, exact_log_det_max_dim=16,
                evaluation_n_exact_terms=20, tolerance=None, max_iterations=1000, seed=None,
                **kwargs):
-    super().__init__(event_shape, **kwargs)
+    super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     self.num_blocks = int(num_blocks)
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.block_options = dict(
@@ -62,7 +62,9 @@ class ResidualFlow(FlowModel):
                       seed=None if seed is None else seed + i, name=f"residual_block_{i}",
                       dtype=self.dtype_policy, **self.block_options)
         for i in range(self.num_blocks)]
-    self.flow_layers = [layer for pair in zip(self.actnorms, self.blocks) for layer in pair]
+    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
+    self.flow_layers = [flatten, *[layer for pair in zip(self.actnorms, self.blocks)
+                                   for layer in pair]]
     self.flow_layers.append(self.actnorms[-1])
 
   def get_config(self):

@@ -1,6 +1,6 @@
 """Keras 3 layers that own bijector weights and build fresh bijectors in `bijector()`.
 
-Every flow layer is a `BijectorLayer`: `bijector(training=None)` builds a
+Every flow layer is a `BijectorLayer`: `bijector(training=None, context=None)` builds a
 TFP bijector from the current weights, `call(x)` is its data -> latent map,
 and `initialize(x)` runs data-dependent initialisation (walked recursively).
 """
@@ -29,8 +29,10 @@ from tfp_ldu.layers.first_channels_layer import FirstChannelsLayer
 from tfp_ldu.layers.image_mixture_logistic_coupling_layer import ImageMixtureLogisticCouplingLayer
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
+from tfp_ldu.layers.flatten_event import FlattenEvent
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
            "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
-           "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks"]
+           "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks",
+           "FlattenEvent"]
