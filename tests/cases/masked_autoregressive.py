@@ -1,8 +1,11 @@
-"""Registry cases for MAF's layer (`MaskedAutoregressive`: a TFP MAF on this library's MADE).
+"""Registry cases for `MaskedAutoregressive`: MAF's affine and NSF's spline transformer.
 
 The MADE's default initialisation already gives non-trivial shifts and
 log-scales; the "steep" case scales its output weights up so the log-scales
 reach several units (exp(alpha) from about e^-4 to e^4: extreme but valid).
+The spline cases scale the outputs too (uneven bins, slopes far from 1), and
+their data (std 2 on [-2, 2]) cover the interval's inside, its edges and the
+identity tails; the large-input check goes to |x| = 1e3, far in the tails.
 """
 import keras
 
@@ -10,10 +13,10 @@ from tests.registry import BijectorCase
 from tfp_ldu.layers import MaskedAutoregressive
 
 
-def make_maf(seed, output_gain=1.0, reverse=True):
+def make_maf(seed, output_gain=1.0, reverse=True, **transformer):
   keras.utils.set_random_seed(seed)
   layer = MaskedAutoregressive(4, hidden_units=(16,), activation="tanh", reverse=reverse,
-                               dtype="float64")
+                               dtype="float64", **transformer)
   kernel = layer.made.trainable_weights[-2]
   kernel.assign(output_gain * kernel.numpy())
   return layer
@@ -25,4 +28,11 @@ CASES = [
                  event_size=4),
     BijectorCase("masked_autoregressive_steep", lambda: make_maf(2, output_gain=6.0),
                  event_size=4, data_scale=0.5, large_input=20.0, round_trip_atol=1e-5),
+    BijectorCase("masked_autoregressive_spline",
+                 lambda: make_maf(3, output_gain=3.0, transformer="spline", num_bins=5,
+                                  bound=2.0), event_size=4, data_scale=2.0),
+    BijectorCase("masked_autoregressive_spline_steep",
+                 lambda: make_maf(4, output_gain=8.0, transformer="spline", num_bins=8,
+                                  bound=1.0, reverse=False), event_size=4, data_scale=1.5,
+                 round_trip_atol=1e-5),
 ]

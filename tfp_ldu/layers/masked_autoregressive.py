@@ -1,8 +1,10 @@
-"""Keras layer owning one MAF transform (the baseline of the paper's tables)."""
+"""Keras layer owning one masked autoregressive transform: MAF's affine, or NSF's spline."""
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.bijectors.rational_quadratic_spline_parameters import num_spline_parameters
+from tfp_ldu.bijectors.rational_quadratic_spline_parameters import rational_quadratic_spline
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
@@ -17,22 +19,55 @@ __all__ = ["MaskedAutoregressive"]
 class MaskedAutoregressive(BijectorLayer):
   """A `tfb.MaskedAutoregressiveFlow` driven by this library's Keras 3 `MADE`.
 
-  Data -> latent (the bijector's `inverse`, one pass):
-      z_i = (x_i - mu_i(x_{<i})) * exp(-alpha_i(x_{<i})),  then reverse the order
-  (`reverse=True`) so that stacked layers alternate their autoregressive order.
+  Data -> latent (the bijector's `inverse`, one pass), with the transformer
+  of element i conditioned on x_{<i}:
+
+      affine (MAF):   z_i = (x_i - mu_i(x_{<i})) * exp(-alpha_i(x_{<i}))
+      spline (NSF):   z_i = RQS_i^{-1}(x_i),  RQS_i a rational-quadratic spline
+                      with K bins on [-B, B] and the identity outside, its
+                      3K - 1 parameters from the MADE
+                      (`tfp_ldu.bijectors.rational_quadratic_spline_parameters`)
+
+  then the order is reversed (`reverse=True`) so that stacked layers
+  alternate their autoregressive order.  Sampling (`forward`) runs D passes.
   `tfb.AutoregressiveNetwork` is a tf_keras layer whose weights Keras 3 never
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
+
+  Args:
+    event_shape: `(D,)` (or D).
+    hidden_units, activation, dropout: of the MADE.
+    reverse: reverse the order after the transform.
+    transformer: "affine" (MAF) or "spline" (NSF, Durkan et al. 2019).
+    num_bins: K, spline bins (NSF: 8).
+    bound: B, the spline's interval [-B, B] (NSF: 3).
+
+  #### References
+
+  [1] Papamakarios, Pavlakou, Murray. Masked Autoregressive Flow for Density
+      Estimation. NeurIPS 2017. https://arxiv.org/abs/1705.07057
+  [2] Durkan, Bekasov, Murray, Papamakarios. Neural Spline Flows. NeurIPS
+      2019. https://arxiv.org/abs/1906.04032
   """
 
   def __init__(self, event_shape, hidden_units=(256, 256), activation="relu", dropout=0.0,
-               reverse=True, **kwargs):
+               reverse=True, transformer="affine", num_bins=8, bound=3.0, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
+    if transformer not in ("affine", "spline"):
+      raise ValueError(f'MaskedAutoregressive: transformer must be "affine" or "spline"; '
+                       f"got {transformer!r}.")
+    if int(num_bins) < 2 or not float(bound) > 0:
+      raise ValueError(f"MaskedAutoregressive: need num_bins >= 2 and bound > 0; got "
+                       f"{num_bins} and {bound}.")
+    self.transformer = transformer
+    self.num_bins = int(num_bins)
+    self.bound = float(bound)
     self.hidden_units = tuple(hidden_units)
     self.activation = activation
     self.dropout = float(dropout)
     self.reverse = bool(reverse)
-    self.made = MADE(self.event_size, self.hidden_units, params_per_dim=2,
+    params = 2 if transformer == "affine" else num_spline_parameters(self.num_bins)
+    self.made = MADE(self.event_size, self.hidden_units, params_per_dim=params,
                      activation=activation, dropout=self.dropout,
                      name=f"{self.name}_made",
                      dtype=conditioner_policy(self.dtype_policy))
@@ -42,10 +77,16 @@ class MaskedAutoregressive(BijectorLayer):
   def bijector(self, training=None):
     """latent -> data; a fresh closure per call keeps TFP's cache per instance."""
     del training
-    def shift_and_log_scale(x):
-      params = tf.cast(self.made(x), x.dtype)
-      return params[..., 0], params[..., 1]
-    maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
+    if self.transformer == "affine":
+      def shift_and_log_scale(x):
+        params = tf.cast(self.made(x), x.dtype)
+        return params[..., 0], params[..., 1]
+      maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
+    else:
+      def spline(x):
+        return rational_quadratic_spline(tf.cast(self.made(x), x.dtype), self.num_bins,
+                                         self.bound)
+      maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
     if not self.reverse:
       return maf
     permutation = tf.range(self.event_size - 1, -1, -1)
@@ -54,4 +95,5 @@ class MaskedAutoregressive(BijectorLayer):
   def get_config(self):
     return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "activation": self.activation,
-            "dropout": self.dropout, "reverse": self.reverse}
+            "dropout": self.dropout, "reverse": self.reverse,
+            "transformer": self.transformer, "num_bins": self.num_bins, "bound": self.bound}
