@@ -211,7 +211,12 @@ def test_unknown_event_dimension_in_a_dataset_spec_trains():
 
 
 # ---- TFP idioms ---------------------------------------------------------------
-@pytest.mark.parametrize("cls", ALL_MODELS, ids=ids)
+# Flow++'s bisection gradients through `sample` are checked by the registry's
+# finite differences; here one solver of each other kind (Newton, none, fixed point).
+SURROGATES = [LDUFlow, MAF, ResidualFlow]
+
+
+@pytest.mark.parametrize("cls", SURROGATES, ids=[cls.__name__ for cls in SURROGATES])
 def test_distribution_is_live_and_trains_as_a_variational_surrogate(cls):
   target = tfd.MultivariateNormalTriL([1.0, -1.0], scale_tril=[[1.0, 0.0], [0.8, 0.6]])
   model = tiny(cls)
@@ -221,7 +226,7 @@ def test_distribution_is_live_and_trains_as_a_variational_surrogate(cls):
       id(v.value) for v in model.trainable_variables}
   before = [v.numpy().copy() for v in model.trainable_variables]
   losses = tfp.vi.fit_surrogate_posterior(
-      target.log_prob, surrogate, keras.optimizers.Adam(1e-2), num_steps=25,
+      target.log_prob, surrogate, keras.optimizers.Adam(1e-2), num_steps=4,
       seed=(1, 2), sample_size=16)
   frozen = [v.path for v, b in zip(model.trainable_variables, before)
             if np.array_equal(v.numpy(), b)]
