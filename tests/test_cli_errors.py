@@ -39,6 +39,7 @@ BAD_VALUES = {
     "--seed": "-1", "--eval-batch-size": "0", "--num-samples": "0", "--verbose": "3",
     "--filters": "0", "--num-residual-blocks": "-1", "--augment-dims": "0",
     "--importance-samples": "0", "--temperature": "0", "--levels": "0",
+    "--num-bins": "0", "--spline-bound": "-1",
 }
 
 

@@ -49,7 +49,7 @@ def test_flowpp_on_digits_reports_the_bound_and_the_importance_weighted_estimate
   assert exported.sample(tf.constant(2)).shape == (2, 8, 8, 1)
 
 
-def test_mnist_glow_and_cifar10_flowpp_archive_files_run_end_to_end(tmp_path):
+def test_mnist_flowpp_and_cifar10_glow_archive_files_run_end_to_end(tmp_path):
   rng = np.random.default_rng(0)
   data = tmp_path / "data"
   image_files.write_maf_mnist(data, {name: image_files.random_images(rng, 40, (28, 28))
@@ -57,9 +57,10 @@ def test_mnist_glow_and_cifar10_flowpp_archive_files_run_end_to_end(tmp_path):
   image_files.write_cifar_batches(data, "cifar10",
                                   image_files.random_images(rng, 40, (32, 32, 3)),
                                   image_files.random_images(rng, 10, (32, 32, 3)))
-  runs = (("mnist", "glow", [28, 28, 1], ["--coupling", "additive"]),
-          ("cifar10", "flowpp", [32, 32, 3], ["--dequantization", "uniform",
-                                              "--num-mixtures", "2", "--no-attention"]))
+  # Flow++ on the smaller images: its couplings cost most per pixel.
+  runs = (("mnist", "flowpp", [28, 28, 1], ["--dequantization", "uniform",
+                                            "--num-mixtures", "2", "--no-attention"]),
+          ("cifar10", "glow", [32, 32, 3], ["--coupling", "additive"]))
   for dataset, model, shape, flags in runs:
     out = str(tmp_path / dataset)
     metrics = fit.main([*TINY, *flags, "--dataset", dataset, "--model", model,
