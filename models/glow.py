@@ -46,8 +46,9 @@ SPEC = FlowSpec(
         quick_training=QUICK_IMAGE_TRAINING),
     flags=(
         Flag("levels", ("--levels",),
-             dict(type="positive_int", help="--model glow: multi-scale levels (default: 2 for digits "
-                                 "and MNIST, 3 for CIFAR-10)"),
+             dict(type="positive_int",
+                  help="--model glow: multi-scale levels (default: 2 for digits and "
+                       "MNIST, 3 for CIFAR-10)"),
              images_only=True),
         Flag("coupling", ("--coupling",),
              dict(choices=("affine", "additive"),

@@ -25,6 +25,7 @@ table it uses, its event shape, and for images the pixel levels and the logit
 alpha), so `models/` never imports `train/`.
 """
 import dataclasses
+import math
 from typing import Callable, Mapping, Optional, Tuple
 
 from tfp_ldu.flows import AugmentedFlow
@@ -66,10 +67,7 @@ class DataInfo:
 
   @property
   def event_size(self):
-    size = 1
-    for dim in self.event_shape:
-      size *= int(dim)
-    return size
+    return math.prod(int(dim) for dim in self.event_shape)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -46,7 +46,8 @@ def test_every_model_trains_samples_and_exports(spec, tmp_path):
 
 def test_model_specific_flags_are_refused_elsewhere(tmp_path, capsys):
   for flags, message in ((["--model", "ldu", "--batch-norm"], "does not take --batch-norm"),
-                         (["--model", "naf", "--base", "mog"], "does not take --base (--base is a flag of --model maf)"),
+                         (["--model", "naf", "--base", "mog"],
+                          "does not take --base (--base is a flag of --model maf)"),
                          (["--model", "maf", "--num-mixtures", "3"], "add --base mog")):
     with pytest.raises(SystemExit) as exited:
       fit.main([*flags, "--out", str(tmp_path)])

@@ -124,7 +124,8 @@ def test_truncated_inverse_is_opt_in_and_converges_to_the_strict_one():
   assert int(first["num_unconverged"]) > 0 and np.all(np.isfinite(first["reconstructions"]))
   assert float(np.max(first["latent_residual"])) > 1e-4
   # One compiled function serves every k.
-  assert model.compiled_calls[("reconstruct", False, "float32")].experimental_get_tracing_count() == 1
+  reconstruct = model.compiled_calls[("reconstruct", False, "float32")]
+  assert reconstruct.experimental_get_tracing_count() == 1
   # Outside the context every solve stays strict: an unconverged solve is an error.
   d_scale = model.blocks[0].d_scales[0].bijector()
   strict = type(d_scale)(**{**d_scale.parameters, "max_iterations": 1})
