@@ -87,6 +87,8 @@ class AugmentedFlow(FlowModel):
     if flow.dequantizer is not None or flow.logit_alpha is not None:
       raise ValueError("AugmentedFlow: give the dequantizer and logit_alpha to the "
                        "AugmentedFlow (they act on x only), not to the inner flow.")
+    if kwargs.get("context_shape"):
+      raise ValueError("AugmentedFlow is not conditional yet: it takes no context_shape.")
     super().__init__(event_shape, latent_shape=(data_size + augment_dims,), **kwargs)
     self.flow = flow
     self.augment_dims = augment_dims
@@ -130,7 +132,8 @@ class AugmentedFlow(FlowModel):
     y, log_q = self.dequantizer(x, training=training)
     return self._importance_weighted(y, 1, training) - log_q
 
-  def evaluation_log_prob(self, x):
+  def evaluation_log_prob(self, x, context=None):
+    del context  # Unconditional (the constructor refuses a context_shape).
     return self._importance_weighted(x, self.num_importance_samples, False)
 
   @property
@@ -151,7 +154,8 @@ class AugmentedFlow(FlowModel):
   def base_distribution(self):
     return self.flow.base_distribution()
 
-  def draw_with_diagnostics(self, n, seed, temperature=1.0):
+  def draw_with_diagnostics(self, n, seed, temperature=1.0, context=None):
+    del context  # Unconditional (the constructor refuses a context_shape).
     joint = self.flow.draw_with_diagnostics(n, seed, temperature)
     h = joint["samples"][..., :self.event_size]
     return dict(samples=self.flow_bijector().forward(h), latents=joint["latents"],
@@ -163,7 +167,7 @@ class AugmentedFlow(FlowModel):
     again = self.flow.bijector.inverse(tf.identity(result["joint_samples"]))
     return tf.reduce_max(tf.abs(again - result["latents"]))
 
-  def reconstruct(self, x, max_iterations):
+  def reconstruct(self, x, max_iterations, context=None):
     raise NotImplementedError(
         "AugmentedFlow.reconstruct: x alone has no latent; use model.flow.reconstruct on "
         "augmented points (x, e).")

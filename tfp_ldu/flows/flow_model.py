@@ -16,6 +16,7 @@ from tfp_ldu.layers.bijector_layer import initialize_in_order
 from tfp_ldu.layers.bijector_layer import needs_initialization
 from tfp_ldu.layers.bijector_layer import upgraded_config
 from tfp_ldu.layers.bijector_layer import walk_in_order
+from tfp_ldu.layers.context_standardization import ContextStandardization
 from tfp_ldu.layers.logit_preprocessing import LogitPreprocessing
 from tfp_ldu.layers.pixel_levels import level_problem
 from tfp_ldu.layers.pixel_levels import levels_of
@@ -79,7 +80,7 @@ class FlowModel(FlowTraining, keras.Model):
   renamed_arguments = RENAMED_ARGUMENTS
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
-               **kwargs):
+               context_shape=None, context_net=None, **kwargs):
     """Builds the model.
 
     Args:
@@ -93,6 +94,15 @@ class FlowModel(FlowTraining, keras.Model):
         (1 - 2 alpha) y), with its log-det counted, so `log_prob` stays the
         density of dequantised pixels y in [0, 1)^D (MAF: 1e-6 for MNIST,
         0.05 for CIFAR-10).
+      context_shape: the shape of one context c for a conditional density
+        p(x | c) (e.g. `(3,)`, or `(10,)` for one-hot labels); None or `()`
+        for an unconditional one.  Contexts are z-scored inside the model
+        (`tfp_ldu.layers.ContextStandardization`, statistics from the
+        training contexts), so users pass raw values.
+      context_net: optional Keras layer applied to the standardised context
+        and trained end to end (e.g. a small CNN for image-shaped contexts,
+        as sbi's `embedding_net`); its output, flattened, is what the
+        conditional layers receive (`context_size` features).
       **kwargs: `keras.Model` arguments (`name`, `dtype`, ...).
 
     Mixed precision: a `mixed_bfloat16` policy (as `dtype`, or the global
@@ -141,6 +151,7 @@ class FlowModel(FlowTraining, keras.Model):
                            [LogitPreprocessing(self.logit_alpha, name="logit",
                                                dtype=self.dtype_policy)])
     self._flow_layers = []
+    self._build_context(context_shape, context_net)
     # Not a dict: TensorFlow tracks dict attributes, and a tracked dict with
     # tuple keys makes `model.export` / `tf.saved_model.save` refuse the model.
     self.compiled_calls = CompiledCalls()
@@ -149,6 +160,112 @@ class FlowModel(FlowTraining, keras.Model):
   def event_size(self):
     """D = the number of scalars in one data point."""
     return math.prod(self.event_shape)
+
+  # ---- the context of a conditional density ------------------------------
+  def _build_context(self, context_shape, context_net):
+    """Sets `context_shape`, the standardisation, the embedding and `context_size`."""
+    owner = type(self).__name__
+    if context_shape is None or (np.ndim(context_shape) == 1 and len(context_shape) == 0):
+      if context_net is not None:
+        raise ValueError(f"{owner}: a context_net needs a context_shape.")
+      self.context_shape, self.context_net, self.context_size = (), None, 0
+      self.context_standardization = None
+      return
+    self.context_shape = _as_shape(context_shape, "context_shape", owner)
+    self.context_standardization = ContextStandardization(
+        self.context_shape, name="context_standardization", dtype=self.dtype_policy)
+    self.context_net = context_net
+    embedded = tf.zeros([1, *self.context_shape], self.compute_dtype)
+    if context_net is not None:
+      embedded = context_net(embedded)
+    self.context_size = math.prod(embedded.shape[1:])
+
+  @property
+  def conditional(self):
+    """True for a conditional density p(x | c) (built with a `context_shape`)."""
+    return bool(self.context_shape)
+
+  def embed_context(self, context, training=None):
+    """`[N, *context_shape]` raw contexts -> `[N, context_size]` features for the layers.
+
+    Standardised (`context_standardization`), then through `context_net` if
+    any, then flattened.  None for None.
+    """
+    if context is None:
+      return None
+    h = self.context_standardization(tf.cast(context, self.compute_dtype))
+    if self.context_net is not None:
+      h = tf.cast(self.context_net(h, training=training), self.compute_dtype)
+    return tf.reshape(h, [-1, self.context_size])
+
+  def split_inputs(self, inputs):
+    """`(x, context)` from `x` or `{"x": x, "context": c}`, with a clear error on a mismatch.
+
+    A conditional model needs the context, an unconditional one refuses it.
+    """
+    owner = type(self).__name__
+    context = None
+    if isinstance(inputs, dict):
+      unknown = sorted(set(inputs) - {"x", "context"})
+      if unknown or "x" not in inputs:
+        raise ValueError(f'{owner}: expected inputs {{"x": x, "context": c}}; got keys '
+                         f"{sorted(inputs)}.")
+      inputs, context = inputs["x"], inputs.get("context")
+    self._check_context_given(context, owner)
+    return inputs, context
+
+  def _check_context_given(self, context, owner):
+    if self.conditional and context is None:
+      raise ValueError(
+          f"{owner} is conditional (context_shape={self.context_shape}): pass the context, "
+          f'e.g. log_prob(x, context=c), sample(n, context=c), fit({{"x": x, "context": c}}).')
+    if not self.conditional and context is not None:
+      raise ValueError(f"{owner} is unconditional: it takes no context (build it with "
+                       f"context_shape=... for a conditional density p(x | c)).")
+
+  def _as_context(self, context, num_rows=None):
+    """`context` as `[N, *context_shape]` (one context broadcast to `num_rows`), or an error."""
+    owner = type(self).__name__
+    self._check_context_given(context, owner)
+    if context is None:
+      return None
+    context = context if tf.is_tensor(context) else np.asarray(context)
+    dtype = tf.as_dtype(context.dtype) if context.dtype != object else None
+    if dtype is None or not (dtype.is_floating or dtype.is_integer or dtype.is_bool):
+      raise TypeError(f"{owner}: expected a numeric context; received dtype {context.dtype}.")
+    context = tf.cast(context, self.compute_dtype)
+    shape = tf.TensorShape(context.shape)
+    expected = tf.TensorShape(self.context_shape)
+    if shape.rank == expected.rank and shape.is_compatible_with(expected):
+      context = context[tf.newaxis]  # One context for every row.
+      if num_rows is not None:
+        context = tf.broadcast_to(context, tf.concat([[num_rows], self.context_shape], 0))
+      return context
+    if shape.rank != 1 + expected.rank or not shape[1:].is_compatible_with(expected):
+      dims = ", ".join(str(d) for d in self.context_shape)
+      raise ValueError(f"{owner}: expected a context of shape [N, {dims}] or [{dims}]; "
+                       f"received shape {shape.as_list()}.")
+    if isinstance(num_rows, int) and shape[0] is not None and shape[0] != num_rows:
+      raise ValueError(f"{owner}: {num_rows} rows of x but {shape[0]} contexts; pass one "
+                       f"context per row, or one context for all.")
+    return context
+
+  @property
+  def needs_context_statistics(self):
+    """True for a conditional model whose context standardisation is not yet set."""
+    return self.conditional and self.context_standardization.needs_initialization
+
+  def set_context_statistics(self, context):
+    """Sets the context standardisation from training contexts `[N, *context_shape]`.
+
+    `fit` calls it on the whole array of contexts it is given (or on the
+    first batch of a dataset) before training; call it yourself before a
+    custom training loop.
+    """
+    if not self.conditional:
+      raise ValueError(f"{type(self).__name__} is unconditional: it has no context "
+                       f"statistics.")
+    self.context_standardization.initialize(self._as_context(context))
 
   @property
   def flow_layers(self):
@@ -162,15 +279,26 @@ class FlowModel(FlowTraining, keras.Model):
     self.built = bool(self._flow_layers)
 
   # ---- the density -------------------------------------------------------
-  def flow_bijector(self, training=None):
-    """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T."""
+  def flow_bijector(self, training=None, context=None):
+    """latent -> data `tfb.Chain`; its `inverse` is the data -> latent map T.
+
+    For a conditional model, the map T(.; c) of raw contexts `context`
+    `[N, *context_shape]` (row i of x goes with row i of c; one row
+    broadcasts over all of x).
+    """
+    self._check_context_given(context, f"{type(self).__name__}.flow_bijector")
+    return self._chain(training, self.embed_context(context, training))
+
+  def _chain(self, training, features):
+    """The chain of the layers' bijectors for embedded context features (or None)."""
     # Chain([b1, ..., bn]).inverse applies b1.inverse first: data -> latent order.
-    parts = [layer.bijector(training=training) for layer in self.flow_layers]
+    parts = [layer.bijector(training=training, context=features)
+             for layer in self.flow_layers]
     return tfb.Chain(parts, name="flow")
 
   @property
   def bijector(self):
-    """The evaluation-mode `flow_bijector()` over the current weights."""
+    """The evaluation-mode `flow_bijector()` over the current weights (unconditional models)."""
     return self.flow_bijector()
 
   def base_distribution(self):
@@ -185,15 +313,21 @@ class FlowModel(FlowTraining, keras.Model):
     return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
                            reinterpreted_batch_ndims=len(self.latent_shape))
 
-  def transformed_distribution(self, training=None):
+  def transformed_distribution(self, training=None, context=None):
     """A `tfd.TransformedDistribution(base, flow_bijector(training))` over the current weights.
 
     The snapshot `call` and the estimators use (`distribution` is its live,
     evaluation-mode wrapper); `training=True` puts dropout and batch norm in
-    training mode.
+    training mode.  With raw contexts `context` `[B, *context_shape]` it is
+    p(. | c) with batch shape `[B]` (one row of x per context; `sample(n)`
+    gives `[n, B, *event_shape]`).
     """
-    return tfd.TransformedDistribution(self.base_distribution(),
-                                       self.flow_bijector(training))
+    self._check_context_given(context, f"{type(self).__name__}.distribution")
+    base = self.base_distribution()
+    if context is not None:
+      context = self._as_context(context)
+      base = tfd.BatchBroadcast(base, tf.shape(context)[:1])
+    return tfd.TransformedDistribution(base, self.flow_bijector(training, context))
 
   @property
   def distribution(self):
@@ -204,10 +338,23 @@ class FlowModel(FlowTraining, keras.Model):
     and `distribution.trainable_variables` lists the model's trainable
     variables (as `tfp.vi.fit_surrogate_posterior` needs).
     """
+    if self.conditional:
+      return _ContextRequired(self)
+    return self.conditioned(None)
+
+  def conditioned(self, context):
+    """The live distribution p(. | c) for raw contexts `context` (see `distribution`).
+
+    `context` `[B, *context_shape]` gives batch shape `[B]` (sample(n) ->
+    `[n, B, *event_shape]`, log_prob of `[B, *event_shape]` -> `[B]`); one
+    context `[*context_shape]` gives batch shape `[1]`.  Also reached as
+    `model.distribution(context=c)`.
+    """
     def build(*variables):
       del variables  # Passed so that the module tracks them; read by the layers.
-      return self.transformed_distribution()
+      return self.transformed_distribution(context=context)
 
+    self._check_context_given(context, f"{type(self).__name__}.conditioned")
     return _LiveDistribution(build, *[v.value for v in self.variables])
 
   def _as_input(self, x):
@@ -240,8 +387,14 @@ class FlowModel(FlowTraining, keras.Model):
     return x
 
   def check_input_shape(self, x):
-    """Raises a clear `ValueError`/`TypeError` unless `x` can be `[N, *event_shape]` data."""
-    self._as_input(x)
+    """Raises a clear `ValueError`/`TypeError` unless `x` can be `[N, *event_shape]` data.
+
+    `x` may be `{"x": x, "context": c}` (conditional models): then c must be
+    `[N, *context_shape]` too.
+    """
+    x, context = self.split_inputs(x)
+    x = self._as_input(x)
+    self._as_context(context, _num_rows(x))
 
   def _check_static_shape(self, shape):
     """Raises a `ValueError` unless `shape` can be `[N, *event_shape]`."""
@@ -251,16 +404,24 @@ class FlowModel(FlowTraining, keras.Model):
       raise ValueError(f"{type(self).__name__}: expected data of shape [N, {expected}]; "
                        f"received shape {shape.as_list()}.")
 
-  def call(self, x, training=None):
+  def call(self, inputs, training=None):
+    """`[N]` log-likelihoods of `x` or `{"x": x, "context": c}` (what `fit` maximises)."""
+    x, context = self.split_inputs(inputs)
     x = self._as_input(x)
+    context = self._as_context(context, _num_rows(x))
+    distribution = self.transformed_distribution(training, context)
     if self.dequantizer is None:
-      return self.transformed_distribution(training).log_prob(x)
+      return distribution.log_prob(x)
     y, log_q = self.dequantizer(x, training=training)
-    return self.transformed_distribution(training).log_prob(y) - log_q
+    return distribution.log_prob(y) - log_q
 
   @concise_errors
-  def log_prob(self, x):
-    """Per-example log-density `[N]` in nats of continuous data `x`.
+  def log_prob(self, x, context=None):
+    """Per-example log-density `[N]` in nats of continuous data `x` (given `context`).
+
+    A conditional model takes raw contexts `context` `[N, *context_shape]`
+    (row i of x given row i of c) or one context `[*context_shape]` for
+    every row: log p(x_i | c_i).
 
     For images (with a dequantiser) this is the density of dequantised
     pixels y = (x + u) / L, not of levels x: log P(x) >= log p(y) - D log L.
@@ -269,9 +430,12 @@ class FlowModel(FlowTraining, keras.Model):
     it get -inf (`LogitPreprocessing`).
     """
     x = self._as_input(x)
+    context = self._as_context(context, _num_rows(x))
     if not tf.executing_eagerly():
-      return self.evaluation_log_prob(x)
-    return self._compiled_function("log_prob")(x)
+      return self.evaluation_log_prob(x, context)
+    if context is None:
+      return self._compiled_function("log_prob")(x)
+    return self._compiled_function("log_prob")(x, context)
 
   def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256):
     """`[N]` importance-weighted lower bound on log P(x) (nats, float64) for discrete x.
@@ -336,20 +500,23 @@ class FlowModel(FlowTraining, keras.Model):
       total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
     return total - math.log(num_samples)
 
-  def sample(self, n, seed=None, temperature=1.0):
+  def sample(self, n, seed=None, temperature=1.0, context=None):
     """`[n, *event_shape]` samples, drawn through the numeric inverses.
 
     `n` may also be a sample shape (`[2, 3]` gives `[2, 3, *event_shape]`,
-    TFP's convention); see `sample_with_diagnostics` for the arguments.
+    TFP's convention).  A conditional model takes raw contexts: `context`
+    `[B, *context_shape]` gives n samples per context, `[n, B, *event_shape]`
+    (sample shape first, as TFP and zuko); one context `[*context_shape]`
+    gives `[n, *event_shape]`.  See `sample_with_diagnostics`.
     """
-    return self.sample_with_diagnostics(n, seed, temperature)["samples"]
+    return self.sample_with_diagnostics(n, seed, temperature, context)["samples"]
 
   @property
   def num_levels(self):
     """L, the number of discrete levels per scalar (from the dequantiser), or None."""
     return getattr(self.dequantizer, "num_levels", None)
 
-  def sample_levels(self, n, seed=None, temperature=1.0):
+  def sample_levels(self, n, seed=None, temperature=1.0, context=None):
     """int32 samples as discrete levels: floor(y L) clipped to [0, L - 1].
 
     What a model of discrete data (images) generates: `sample` returns the
@@ -363,10 +530,11 @@ class FlowModel(FlowTraining, keras.Model):
     if self.num_levels is None:
       raise ValueError(f"{type(self).__name__}.sample_levels needs a dequantizer with "
                        f"num_levels (a model of discrete data); use sample().")
-    return levels_of(self.sample(n, seed=seed, temperature=temperature), self.num_levels)
+    return levels_of(self.sample(n, seed=seed, temperature=temperature, context=context),
+                     self.num_levels)
 
   @concise_errors
-  def sample_with_diagnostics(self, n, seed=None, temperature=1.0):
+  def sample_with_diagnostics(self, n, seed=None, temperature=1.0, context=None):
     """Samples and the diagnostics of their numeric solves.
 
     Args:
@@ -377,15 +545,20 @@ class FlowModel(FlowTraining, keras.Model):
         (`tfp_ldu.random_seeds.stateless_seed`).
       temperature: T > 0; the latents are T times base samples (T < 1 gives
         the smoother samples of Glow's reduced-temperature figures).
+      context: conditional models only: raw contexts `[B, *context_shape]`
+        (n samples for each, solved row by row in one batch, so a new
+        batch of contexts does not recompile), or one `[*context_shape]`.
 
     Returns:
-      dict with `samples` `[n, *event_shape]`, `latents` `[n, *latent_shape]`,
-      `max_iterations` (largest iteration count of any numeric inverse) and
-      `num_unconverged` (problems that hit an iteration cap).
+      dict with `samples` `[n, *event_shape]` (`[n, B, *event_shape]` for B
+      contexts), `latents` `[n, *latent_shape]` (likewise), `max_iterations`
+      (largest iteration count of any numeric inverse) and `num_unconverged`
+      (problems that hit an iteration cap).
     """
     sample_shape = _sample_shape(n, f"{type(self).__name__}.sample")
     if sample_shape is not None:
-      result = self.sample_with_diagnostics(math.prod(sample_shape), seed, temperature)
+      result = self.sample_with_diagnostics(math.prod(sample_shape), seed, temperature,
+                                            context)
       for name in ("samples", "latents"):
         result[name] = tf.reshape(result[name],
                                   [*sample_shape, *result[name].shape[1:]])
@@ -396,22 +569,41 @@ class FlowModel(FlowTraining, keras.Model):
       raise ValueError(f"{type(self).__name__}.sample: temperature must be > 0; got "
                        f"{temperature!r}.")
     temperature = tf.cast(temperature, self.compute_dtype)
+    one_context = (context is not None
+                   and np.ndim(context) == len(self.context_shape))
+    context = self._as_context(context)
     if not tf.executing_eagerly():
-      return self.draw_with_diagnostics(n, seed, temperature)
-    if seed is None:
-      return self._compiled_function("sample")(n, tf.zeros([], tf.int32), temperature)
-    return self._compiled_function("sample", seeded=True)(n, seed, temperature)
+      result = self.draw_with_diagnostics(n, seed, temperature, context)
+    else:
+      arguments = [n, tf.zeros([], tf.int32) if seed is None else seed, temperature]
+      if context is not None:
+        arguments.append(context)
+      result = self._compiled_function("sample", seeded=seed is not None)(*arguments)
+    if one_context:  # [n, 1, ...] -> [n, ...]
+      result = {**result, **{name: result[name][:, 0] for name in ("samples", "latents")}}
+    return result
 
-  def draw_with_diagnostics(self, n, seed, temperature=1.0):
+  def draw_with_diagnostics(self, n, seed, temperature=1.0, context=None):
     """The traceable sampler behind `sample_with_diagnostics` (no checks, not compiled).
 
     `n` an int32 scalar, `seed` None or an int32 `[2]` stateless seed,
-    `temperature` a scalar; returns the same dict.  Subclasses that sample
-    differently (`AugmentedFlow`) override this method.
+    `temperature` a scalar, `context` None or raw contexts `[B, *context_shape]`
+    (then `samples` is `[n, B, *event_shape]`: the n * B latents are solved
+    as one batch of rows, each with its context); returns the same dict.
+    Subclasses that sample differently (`AugmentedFlow`) override this method.
     """
-    latents = self.base_distribution().sample(n, seed=seed) * temperature
-    solved = solve_forward(self.flow_bijector(), latents)
-    return dict(samples=solved.value, latents=latents,
+    if context is None:
+      latents = self.base_distribution().sample(n, seed=seed) * temperature
+      solved = solve_forward(self.flow_bijector(), latents)
+      return dict(samples=solved.value, latents=latents,
+                  max_iterations=solved.num_iterations,
+                  num_unconverged=solved.num_unconverged)
+    count = tf.shape(context)[0]
+    latents = self.base_distribution().sample(n * count, seed=seed) * temperature
+    rows = tf.tile(context, tf.concat([[n], tf.ones([len(self.context_shape)], tf.int32)], 0))
+    solved = solve_forward(self.flow_bijector(context=rows), latents)
+    unflatten = lambda t: tf.reshape(t, tf.concat([[n, count], tf.shape(t)[1:]], 0))
+    return dict(samples=unflatten(solved.value), latents=unflatten(latents),
                 max_iterations=solved.num_iterations,
                 num_unconverged=solved.num_unconverged)
 
@@ -420,7 +612,7 @@ class FlowModel(FlowTraining, keras.Model):
     again = self.bijector.inverse(tf.identity(result["samples"]))
     return tf.reduce_max(tf.abs(again - result["latents"]))
 
-  def reconstruct(self, x, max_iterations):
+  def reconstruct(self, x, max_iterations, context=None):
     """The round trip x -> z = T(x) -> x_k with every numeric solve cut at k iterations.
 
     For analyses of the numeric inverse (Sinusoidal Flow's Appendix C): each
@@ -433,6 +625,7 @@ class FlowModel(FlowTraining, keras.Model):
       x: `[N, *event_shape]` continuous data (for images: dequantised pixels,
         what `log_prob` takes).
       max_iterations: k >= 0.
+      context: conditional models: raw contexts `[N, *context_shape]` (or one).
 
     Returns:
       dict with `reconstructions` `[N, *event_shape]` (x_k), `latents`
@@ -442,12 +635,14 @@ class FlowModel(FlowTraining, keras.Model):
     """
     x = self._as_input(x)
     k = _sample_count(max_iterations, f"{type(self).__name__}.reconstruct")
+    context = self._as_context(context, _num_rows(x))
     if not tf.executing_eagerly():
-      return self._reconstruct(x, k)
-    return self._compiled_function("reconstruct")(x, k)
+      return self._reconstruct(x, k, context)
+    arguments = [x, k] if context is None else [x, k, context]
+    return self._compiled_function("reconstruct")(*arguments)
 
-  def _reconstruct(self, x, k):
-    bijector = self.flow_bijector(training=False)
+  def _reconstruct(self, x, k, context=None):
+    bijector = self.flow_bijector(training=False, context=context)
     latents = bijector.inverse(x)
     with truncated_solves(k):
       solved = solve_forward(bijector, tf.identity(latents))
@@ -457,21 +652,22 @@ class FlowModel(FlowTraining, keras.Model):
                 latent_residual=tf.reduce_max(tf.abs(again - latents), axis=axes),
                 num_unconverged=solved.num_unconverged)
 
-  def evaluation_log_prob(self, x):
+  def evaluation_log_prob(self, x, context=None):
     """The traceable `[N]` log-density behind `log_prob`, for `[N, *event_shape]` tensors.
 
-    -inf outside the logit preprocessing's support.  Subclasses whose
-    `log_prob` is an estimate (`AugmentedFlow`) override this method.
+    `context` None or raw contexts `[N, *context_shape]`.  -inf outside the
+    logit preprocessing's support.  Subclasses whose `log_prob` is an
+    estimate (`AugmentedFlow`) override this method.
     """
-    log_prob = self.transformed_distribution(False).log_prob(x)
+    log_prob = self.transformed_distribution(False, context).log_prob(x)
     for layer in self._preprocessing:  # Outside the logit's support: density 0.
       outside = layer.outside_support(x, len(self.event_shape))
       log_prob = tf.where(outside, tf.constant(-np.inf, log_prob.dtype), log_prob)
     return log_prob
 
-  def _unseeded_draw_with_diagnostics(self, n, seed, temperature):
+  def _unseeded_draw_with_diagnostics(self, n, seed, temperature, context=None):
     del seed
-    return self.draw_with_diagnostics(n, None, temperature)
+    return self.draw_with_diagnostics(n, None, temperature, context)
 
   def _compiled_function(self, kind, seeded=False):
     """A `tf.function` per public call, traced once per dtype and input rank.
@@ -483,16 +679,19 @@ class FlowModel(FlowTraining, keras.Model):
       count_and_seed = [tf.TensorSpec([], tf.int32), tf.TensorSpec([2], tf.int32)]
       temperature = tf.TensorSpec([], self.compute_dtype)
       data = tf.TensorSpec([None, *self.event_shape], self.compute_dtype)
+      contexts = ([tf.TensorSpec([None, *self.context_shape], self.compute_dtype)]
+                  if self.conditional else [])
       if kind == "log_prob":
-        python_function, signature = self.evaluation_log_prob, [data]
+        python_function, signature = self.evaluation_log_prob, [data, *contexts]
       elif kind == "reconstruct":
-        python_function, signature = self._reconstruct, [data, count_and_seed[0]]
+        python_function, signature = self._reconstruct, [data, count_and_seed[0], *contexts]
       elif seeded:
         python_function = self.draw_with_diagnostics
-        signature = [*count_and_seed, temperature]
+        signature = [*count_and_seed, temperature, *contexts]
       else:
         python_function = self._unseeded_draw_with_diagnostics
-        signature = [count_and_seed[0], tf.TensorSpec(None, tf.int32), temperature]
+        signature = [count_and_seed[0], tf.TensorSpec(None, tf.int32), temperature,
+                     *contexts]
       return tf.function(python_function, input_signature=signature, autograph=False)
 
     return self.compiled_calls.get((kind, seeded, self.compute_dtype), build)
@@ -503,11 +702,20 @@ class FlowModel(FlowTraining, keras.Model):
     The dequantiser comes first (a variational one initialises its own
     layers from the discrete batch); the flow's layers then see its output.
 
+    A conditional model first sets its context statistics from the batch's
+    contexts, unless they are already set (`set_context_statistics`, which
+    `fit` calls on all the training contexts it is given).
+
     Args:
-      batch: `[N, *event_shape]` array-like, N >= 2.  `fit` calls this on its
-        first batch; call it yourself before a custom training loop.
+      batch: `[N, *event_shape]` array-like, N >= 2, or `{"x": x, "context":
+        c}`.  `fit` calls this on its first batch; call it yourself before a
+        custom training loop.
     """
+    batch, context = self.split_inputs(batch)
     h = self._as_input(batch)
+    context = self._as_context(context, _num_rows(h))
+    if context is not None and self.context_standardization.needs_initialization:
+      self.context_standardization.initialize(context)
     if self.dequantizer is None:
       for layer in self._preprocessing:  # Say so here, not as NaNs in a later layer.
         if bool(tf.reduce_any(layer.outside_support(h, len(self.event_shape)))):
@@ -520,7 +728,7 @@ class FlowModel(FlowTraining, keras.Model):
       if needs_initialization(self.dequantizer):
         self.dequantizer.initialize(h)
       h, _ = self.dequantizer(h, training=False)
-    initialize_in_order(self.flow_layers, h)
+    initialize_in_order(self.flow_layers, h, self.embed_context(context, training=False))
 
   def after_training(self, x):
     """Sets the statistics evaluation reads from data, e.g. batch norm's, from `x`.
@@ -535,11 +743,14 @@ class FlowModel(FlowTraining, keras.Model):
     """
     if not any(layer.collects_statistics for layer in self.flow_layers):
       return
+    x, context = self.split_inputs(x)
     h = self._as_input(x)
+    context = self._as_context(context, _num_rows(h))
     if self.dequantizer is not None:
       h, _ = self.dequantizer(h, training=False)
     walk_in_order(self.flow_layers, h,
-                  lambda layer, inputs: layer.after_training(inputs))
+                  lambda layer, inputs: layer.after_training(inputs),
+                  self.embed_context(context, training=False))
 
   def test_log_likelihood(self, x):
     """`[N]` the model's honest held-out log-likelihood of data `x`, in nats.
@@ -552,7 +763,8 @@ class FlowModel(FlowTraining, keras.Model):
     compiled cache of its own).
     """
     if self.dequantizer is None:
-      return self.log_prob(x)
+      x, context = self.split_inputs(x)
+      return self.log_prob(x, context=context)
     return self(x, training=False)
 
   @property
@@ -573,6 +785,7 @@ class FlowModel(FlowTraining, keras.Model):
     """
     if self.num_levels is None:
       return
+    x, _ = self.split_inputs(x)
     values = keras.ops.convert_to_numpy(x) if tf.is_tensor(x) else np.asarray(x)
     problem = level_problem(values, self.num_levels)
     if problem:
@@ -588,7 +801,9 @@ class FlowModel(FlowTraining, keras.Model):
   def needs_initialization(self):
     """True while a layer (or the dequantiser) waits for data-dependent initialisation."""
     dequantizer = [] if self.dequantizer is None else [self.dequantizer]
-    return any(needs_initialization(layer) for layer in [*dequantizer, *self.flow_layers])
+    context = [] if self.context_standardization is None else [self.context_standardization]
+    return any(needs_initialization(layer)
+               for layer in [*context, *dequantizer, *self.flow_layers])
 
   def export(self, filepath, format="tf_saved_model", input_signature=None, **kwargs):
     """Keras 3 export with the input signature `[None, *event_shape]` by default.
@@ -598,6 +813,9 @@ class FlowModel(FlowTraining, keras.Model):
     if input_signature is None:
       input_signature = [tf.TensorSpec([None, *self.event_shape], self.compute_dtype,
                                        name="x")]
+      if self.conditional:
+        input_signature = [{"x": input_signature[0], "context": tf.TensorSpec(
+            [None, *self.context_shape], self.compute_dtype, name="context")}]
     return super().export(filepath, format=format, input_signature=input_signature,
                           **kwargs)
 
@@ -606,13 +824,18 @@ class FlowModel(FlowTraining, keras.Model):
               "logit_alpha": self.logit_alpha}
     if self.dequantizer is not None:
       config["dequantizer"] = keras.saving.serialize_keras_object(self.dequantizer)
+    if self.conditional:  # Unconditional configs stay as they were.
+      config["context_shape"] = list(self.context_shape)
+      if self.context_net is not None:
+        config["context_net"] = keras.saving.serialize_keras_object(self.context_net)
     return config
 
   @classmethod
   def from_config(cls, config):
     config = upgraded_config(config, cls.renamed_arguments)  # Saved under older names.
-    if config.get("dequantizer") is not None:
-      config["dequantizer"] = keras.saving.deserialize_keras_object(config["dequantizer"])
+    for name in ("dequantizer", "context_net"):
+      if config.get(name) is not None:
+        config[name] = keras.saving.deserialize_keras_object(config[name])
     return cls(**config)
 
 
@@ -681,6 +904,31 @@ class _LiveDistribution(tfp.experimental.util.DeferredModule):
     return self._build_module().experimental_sample_and_log_prob(
         sample_shape, seed=stateless_seed(seed), name=name or "sample_and_log_prob",
         **kwargs)
+
+
+class _ContextRequired:
+  """`distribution` of a conditional model: call it with a context.
+
+  `model.distribution(context=c)` is `model.conditioned(c)`; any other use
+  says that a context is needed.
+  """
+
+  def __init__(self, model):
+    self._model = model
+
+  def __call__(self, context=None):
+    return self._model.conditioned(context)
+
+  def __getattr__(self, name):
+    raise AttributeError(
+        f"{type(self._model).__name__}.distribution.{name}: the model is conditional "
+        f"(context_shape={self._model.context_shape}); use "
+        f"model.distribution(context=c).{name} (or model.conditioned(c)).")
+
+
+def _num_rows(x):
+  """N of `[N, ...]` data: an int when static, else a scalar tensor."""
+  return x.shape[0] if x.shape[0] is not None else tf.shape(x)[0]
 
 
 def _sample_count(n, owner):

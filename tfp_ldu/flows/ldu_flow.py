@@ -44,7 +44,10 @@ class LDUFlow(FlowModel):
       `StackedLDUBlocks.load_from_blocks` converts).  PixelCNN blocks are
       always unrolled.
     **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `dtype`,
-      `name`, ...).
+      `name`, ...; `context_shape` and `context_net` for a conditional
+      p(x | c): both shift MADEs of every block see the context, so the
+      shifts are s(x, c); the Sinusoidal D-scales stay unconditional, and
+      PixelCNN shifts are not conditional yet).
   """
 
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
@@ -80,7 +83,8 @@ class LDUFlow(FlowModel):
       self.blocks = [StackedLDUBlocks(
           self.event_size, self.num_blocks, self.num_d_scales, self.num_components,
           self.hidden_units, dropout=self.dropout, tolerance=tolerance,
-          max_iterations=max_iterations, solver=solver, name="stacked_ldu_blocks",
+          max_iterations=max_iterations, solver=solver, context_size=self.context_size,
+          name="stacked_ldu_blocks",
           dtype=self.dtype_policy)]
     else:
       self.blocks = self._unrolled_blocks(image_shape)
@@ -95,7 +99,8 @@ class LDUFlow(FlowModel):
                  dropout=self.dropout, tolerance=tolerance, max_iterations=max_iterations,
                  solver=solver, image_shape=image_shape, filters=self.filters,
                  num_residual_blocks=self.num_residual_blocks,
-                 name=f"ldu_block_{i}", dtype=self.dtype_policy)
+                 context_size=self.context_size, name=f"ldu_block_{i}",
+                 dtype=self.dtype_policy)
         for i in range(self.num_blocks)]
 
   def get_config(self):

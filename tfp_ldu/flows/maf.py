@@ -33,6 +33,8 @@ class MAF(FlowModel):
     batch_norm: batch normalisation after every MAF transform.
     base: "gaussian" (standard normal) or "mog" (MADE-MoG).
     num_components: Gaussians per conditional of the MADE-MoG base (the paper: 10).
+    **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
+      conditional MAF p(x | c): every MADE sees the context; `dtype`, ...).
   """
 
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
@@ -46,9 +48,12 @@ class MAF(FlowModel):
     self.batch_norm = bool(batch_norm)
     self.base = base
     self.num_components = int(num_components)
+    if base == "mog" and self.conditional:
+      raise ValueError('MAF: base="mog" is not conditional yet; use base="gaussian" with '
+                       "a context_shape.")
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
-                                        dropout=self.dropout, name=f"maf_{i}",
-                                        dtype=self.dtype_policy)
+                                        dropout=self.dropout, context_size=self.context_size,
+                                        name=f"maf_{i}", dtype=self.dtype_policy)
                    for i in range(self.num_blocks)]
     self.batch_norms = ([BatchNormalization(self.event_size, name=f"batch_norm_{i}",
                                             dtype=self.dtype_policy)

@@ -31,6 +31,8 @@ class NSF(FlowModel):
     dropout: MADE dropout rate.
     num_bins: K, bins per spline (the paper: 8).
     bound: B, the splines' interval [-B, B] (the paper: 3).
+    **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
+      conditional NSF p(x | c): every MADE sees the context; `dtype`, ...).
 
   #### Example
 
@@ -64,6 +66,7 @@ class NSF(FlowModel):
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
                                         dropout=self.dropout, transformer="spline",
                                         num_bins=self.num_bins, bound=self.bound,
+                                        context_size=self.context_size,
                                         name=f"spline_{i}", dtype=self.dtype_policy)
                    for i in range(self.num_blocks)]
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]

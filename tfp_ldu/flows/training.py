@@ -43,8 +43,9 @@ class FlowTraining:
   """The training half of `FlowModel`: loss, step, `fit` and `evaluate` (see the module).
 
   It uses the model's `__call__` (the per-example log-likelihood),
-  `initialize`, `needs_initialization`, `check_levels`, `check_input_shape`
-  and its cache of compiled functions (`compiled_calls`).
+  `initialize`, `needs_initialization`, `check_levels`, `check_input_shape`,
+  `needs_context_statistics` and `set_context_statistics` (conditional
+  models) and its cache of compiled functions (`compiled_calls`).
   """
 
   # Set by `fit` when XLA is requested under a strategy of several replicas:
@@ -111,7 +112,10 @@ class FlowTraining:
     Args:
       x: arrays, a tensor, a `tf.data.Dataset` or a distributed dataset
         (`strategy.distribute_datasets_from_function` /
-        `experimental_distribute_dataset`).
+        `experimental_distribute_dataset`); for a conditional model,
+        `{"x": x, "context": c}` (arrays, or a dataset of such dicts).  The
+        context standardisation is set from every context of such arrays
+        (from the first batch of a dataset).
       y, batch_size, sample_weight, callbacks, **kwargs: as `keras.Model.fit`.
       initialization_batch: the batch for data-dependent initialisation
         (default: `x`'s first batch; from a distributed dataset, its first
@@ -129,10 +133,13 @@ class FlowTraining:
     if x is not None and not distributed and not isinstance(x, tf.data.Dataset):
       # Checked here, eagerly: a traced step may already be generalised to an
       # unknown event dimension, and XLA drops run-time assertions.
-      data = x if tf.is_tensor(x) else np.asarray(x)
-      self.check_input_shape(data[:1])
-      self.check_levels(data)
+      x = _as_arrays(x)
+      self.check_input_shape(_rows(x, slice(0, 1)))
+      self.check_levels(x)
       checked = initialization_batch is None  # The batch would be part of `data`.
+      if isinstance(x, dict) and x.get("context") is not None and (
+          self.needs_context_statistics):
+        self.set_context_statistics(x["context"])  # From every training context.
     if self.needs_initialization:
       if initialization_batch is None:
         initialization_batch = _first_batch(x, batch_size, self.distribute_strategy)
@@ -252,7 +259,7 @@ def _placeholder_labels(x, y, sample_weight):
   if (sample_weight is None or y is not None
       or isinstance(x, (tf.data.Dataset, tf.distribute.DistributedDataset))):
     return y
-  return np.zeros(len(x), dtype="float32")
+  return np.zeros(len(x["x"] if isinstance(x, dict) else x), dtype="float32")
 
 
 def _first_batch(x, batch_size, strategy):
@@ -269,5 +276,18 @@ def _first_batch(x, batch_size, strategy):
   if isinstance(x, tf.data.Dataset):
     element = next(iter(x.take(1)))
     return element[0] if isinstance(element, (tuple, list)) else element
-  data = x if tf.is_tensor(x) else np.asarray(x)
-  return data[: max(batch_size or 32, 2)]
+  return _rows(_as_arrays(x), slice(0, max(batch_size or 32, 2)))
+
+
+def _as_arrays(x):
+  """Array-like `x` (or each value of a dict of them) as a tensor or NumPy array."""
+  if isinstance(x, dict):
+    return {name: _as_arrays(value) for name, value in x.items()}
+  return x if tf.is_tensor(x) else np.asarray(x)
+
+
+def _rows(x, rows):
+  """`x[rows]`, row by row through a dict of arrays."""
+  if isinstance(x, dict):
+    return {name: value[rows] for name, value in x.items()}
+  return x[rows]

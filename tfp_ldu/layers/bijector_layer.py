@@ -168,5 +168,8 @@ def initialize_in_order(layers, x, context=None):
   """
   def visit(layer, h):
     if needs_initialization(layer):
-      layer.initialize(h)
+      if context is not None and "context" in inspect.signature(layer.initialize).parameters:
+        layer.initialize(h, context=context)  # A layer whose parts see the context.
+      else:
+        layer.initialize(h)
   return walk_in_order(layers, x, visit, context)

@@ -36,7 +36,7 @@ class LDUBlock(BijectorLayer):
   def __init__(self, event_shape, num_d_scales=4, num_components=4, hidden_units=(256, 256),
                dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
                solver="newton", image_shape=None, filters=16, num_residual_blocks=2,
-               **kwargs):
+               context_size=0, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_d_scales = int(num_d_scales)
@@ -50,11 +50,16 @@ class LDUBlock(BijectorLayer):
     self.image_shape = None if image_shape is None else tuple(int(d) for d in image_shape)
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
+    self.context_size = int(context_size)
     if self.image_shape is None:
       shift = lambda upper, name: MADEShift(
           self.event_size, self.hidden_units, upper=upper, activation=activation,
-          dropout=self.dropout, tolerance=tolerance, name=name, dtype=self.dtype_policy)
+          dropout=self.dropout, tolerance=tolerance, context_size=self.context_size,
+          name=name, dtype=self.dtype_policy)
     else:
+      if self.context_size:
+        raise ValueError("LDUBlock: PixelCNN shifts are not conditional yet; use MADE "
+                         "shifts (image_shape=None) for a context.")
       if int(np.prod(self.image_shape)) != self.event_size:
         raise ValueError(f"LDUBlock: image_shape {self.image_shape} holds "
                          f"{int(np.prod(self.image_shape))} values, not event_size = "
@@ -78,15 +83,19 @@ class LDUBlock(BijectorLayer):
     """The part layers in data -> latent order: U shift, D-scales, L shift."""
     return [self.upper_shift, *self.d_scales, self.lower_shift]
 
-  def initialize(self, x):
+  def initialize(self, x, context=None):
     """Initialises each part that needs it from the batch that part sees."""
-    initialize_in_order(self.parts, x)
+    initialize_in_order(self.parts, x, context)
 
-  def bijector(self, training=None):
-    """A fresh `LDU` bijector over this layer's current weights."""
+  def bijector(self, training=None, context=None):
+    """A fresh `LDU` bijector over this layer's current weights (shifts given `context`)."""
     del training
-    return LDU(self.lower_shift.shift, [p.bijector() for p in self.d_scales],
-               self.upper_shift.shift, event_size=self.event_size, tolerance=self.tolerance)
+    if self.image_shape is None:
+      lower, upper = self.lower_shift.shift_for(context), self.upper_shift.shift_for(context)
+    else:
+      lower, upper = self.lower_shift.shift, self.upper_shift.shift
+    return LDU(lower, [p.bijector() for p in self.d_scales], upper,
+               event_size=self.event_size, tolerance=self.tolerance)
 
   def get_config(self):
     return {**super().get_config(), "event_shape": [self.event_size],
@@ -95,4 +104,5 @@ class LDUBlock(BijectorLayer):
             "activation": self.activation, "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,
             "image_shape": None if self.image_shape is None else list(self.image_shape),
-            "filters": self.filters, "num_residual_blocks": self.num_residual_blocks}
+            "filters": self.filters, "num_residual_blocks": self.num_residual_blocks,
+            "context_size": self.context_size}

@@ -9,6 +9,7 @@ from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
+from tfp_ldu.nets.made import check_context
 
 tfb = tfp.bijectors
 
@@ -33,6 +34,11 @@ class MaskedAutoregressive(BijectorLayer):
   `tfb.AutoregressiveNetwork` is a tf_keras layer whose weights Keras 3 never
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
 
+  Conditional (`context_size=C > 0`): `bijector(context=c)`, c `[..., C]`
+  broadcasting against x's batch axes, feeds c to every layer of the MADE
+  (`tfp_ldu.nets.MADE`), so mu, alpha (or the spline) are functions of
+  (x_{<i}, c) and the Jacobian in x stays triangular.
+
   Args:
     event_shape: `(D,)` (or D).
     hidden_units, activation, dropout: of the MADE.
@@ -40,6 +46,7 @@ class MaskedAutoregressive(BijectorLayer):
     transformer: "affine" (MAF) or "spline" (NSF, Durkan et al. 2019).
     num_bins: K, spline bins (NSF: 8).
     bound: B, the spline's interval [-B, B] (NSF: 3).
+    context_size: C, context features (0: unconditional).
 
   #### References
 
@@ -50,7 +57,8 @@ class MaskedAutoregressive(BijectorLayer):
   """
 
   def __init__(self, event_shape, hidden_units=(256, 256), activation="relu", dropout=0.0,
-               reverse=True, transformer="affine", num_bins=8, bound=3.0, **kwargs):
+               reverse=True, transformer="affine", num_bins=8, bound=3.0, context_size=0,
+               **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     if transformer not in ("affine", "spline"):
@@ -66,26 +74,31 @@ class MaskedAutoregressive(BijectorLayer):
     self.activation = activation
     self.dropout = float(dropout)
     self.reverse = bool(reverse)
+    self.context_size = int(context_size)
     params = 2 if transformer == "affine" else num_spline_parameters(self.num_bins)
     self.made = MADE(self.event_size, self.hidden_units, params_per_dim=params,
                      activation=activation, dropout=self.dropout,
-                     name=f"{self.name}_made",
+                     context_size=self.context_size, name=f"{self.name}_made",
                      dtype=conditioner_policy(self.dtype_policy))
     self.made.build((None, self.event_size))
     self.built = True
 
-  def bijector(self, training=None):
-    """latent -> data; a fresh closure per call keeps TFP's cache per instance."""
+  def bijector(self, training=None, context=None):
+    """latent -> data for `context` (`[..., C]`, or None); a fresh closure per call.
+
+    A fresh bijector per call keeps TFP's cache per instance (and per context).
+    """
     del training
+    check_context(type(self).__name__, self.context_size, context)
     if self.transformer == "affine":
       def shift_and_log_scale(x):
-        params = tf.cast(self.made(x), x.dtype)
+        params = tf.cast(self.made(x, context=context), x.dtype)
         return params[..., 0], params[..., 1]
       maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     else:
       def spline(x):
-        return rational_quadratic_spline(tf.cast(self.made(x), x.dtype), self.num_bins,
-                                         self.bound)
+        return rational_quadratic_spline(tf.cast(self.made(x, context=context), x.dtype),
+                                         self.num_bins, self.bound)
       maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
     if not self.reverse:
       return maf
@@ -96,4 +109,5 @@ class MaskedAutoregressive(BijectorLayer):
     return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout, "reverse": self.reverse,
-            "transformer": self.transformer, "num_bins": self.num_bins, "bound": self.bound}
+            "transformer": self.transformer, "num_bins": self.num_bins, "bound": self.bound,
+            "context_size": self.context_size}

@@ -11,7 +11,8 @@ from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.sinusoidal_parameters import add_d_scale_weights
 from tfp_ldu.layers.sinusoidal_parameters import constrained_d_scale
-from tfp_ldu.nets.made import fan_in_uniform, made_forward, made_masks
+from tfp_ldu.nets.made import check_context, context_kernel_initializer, fan_in_uniform
+from tfp_ldu.nets.made import made_forward, made_masks
 
 __all__ = ["StackedLDUBlocks"]
 
@@ -62,7 +63,7 @@ class StackedLDUBlocks(BijectorLayer):
 
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), activation="relu", dropout=0.0, seed=None,
-               tolerance=None, max_iterations=1000, solver="newton", **kwargs):
+               tolerance=None, max_iterations=1000, solver="newton", context_size=0, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_blocks = int(num_blocks)
@@ -81,16 +82,24 @@ class StackedLDUBlocks(BijectorLayer):
       raise ValueError(f"StackedLDUBlocks: dropout must be in [0, 1); got {dropout}.")
     self.dropout = float(dropout)
     self.seed = seed
+    self.context_size = int(context_size)
     self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout else None
     self._masks = made_masks(self.event_size, self.hidden_units)
-    self.lower_kernels, self.lower_biases = self._made_weights("lower")
-    self.upper_kernels, self.upper_biases = self._made_weights("upper")
+    (self.lower_kernels, self.lower_biases,
+     self.lower_context_kernels) = self._made_weights("lower")
+    (self.upper_kernels, self.upper_biases,
+     self.upper_context_kernels) = self._made_weights("upper")
     add_d_scale_weights(self, (self.num_blocks, self.num_d_scales), self.event_size,
                         self.num_components)
     self.built = True
 
   def _made_weights(self, which):
-    kernels, biases = [], []
+    """Per MADE layer: kernels `[B, fan_in, fan_out]`, biases `[B, fan_out]`, context kernels.
+
+    The context kernels `[B, C, fan_out]` exist only with `context_size=C > 0`
+    (`tfp_ldu.nets.MADE`'s unmasked projections, stacked); else the list is empty.
+    """
+    kernels, biases, context_kernels = [], [], []
     for index, mask in enumerate(self._masks):
       fan_in, fan_out = mask.shape
       kernels.append(self.add_weight(
@@ -99,7 +108,13 @@ class StackedLDUBlocks(BijectorLayer):
       biases.append(self.add_weight(
           shape=(self.num_blocks, fan_out), name=f"{which}_bias_{index}",
           initializer=fan_in_uniform(fan_in)))
-    return kernels, biases
+      if self.context_size:
+        context_kernels.append(self.add_weight(
+            shape=(self.num_blocks, self.context_size, fan_out),
+            name=f"{which}_context_kernel_{index}",
+            initializer=context_kernel_initializer(self.context_size,
+                                                   index == len(self._masks) - 1)))
+    return kernels, biases, context_kernels
 
   def load_from_blocks(self, blocks):
     """Copies the weights of B MADE `LDUBlock`s (data -> latent order) into the stack."""
@@ -108,18 +123,19 @@ class StackedLDUBlocks(BijectorLayer):
       raise ValueError(f"StackedLDUBlocks.load_from_blocks: expected {self.num_blocks} "
                        f"blocks; got {len(blocks)}.")
     stack = lambda values: np.stack([np.asarray(v) for v in values])
-    for kernels, biases, attribute in ((self.lower_kernels, self.lower_biases, "lower_shift"),
-                                       (self.upper_kernels, self.upper_biases, "upper_shift")):
-      for index, (kernel, bias) in enumerate(zip(kernels, biases)):
-        made = [getattr(block, attribute).made for block in blocks]
-        kernel.assign(stack(m._kernels[index] for m in made))  # pylint: disable=protected-access
-        bias.assign(stack(m._biases[index] for m in made))  # pylint: disable=protected-access
+    for side in ("lower", "upper"):
+      made = [getattr(block, f"{side}_shift").made for block in blocks]
+      for ours, theirs in (("kernels", "_kernels"), ("biases", "_biases"),
+                           ("context_kernels", "_context_kernels")):
+        for index, weight in enumerate(getattr(self, f"{side}_{ours}")):
+          weight.assign(stack(getattr(m, theirs)[index] for m in made))
     for name in ("raw_in_scale", "in_shift", "mix_logits", "raw_residual", "out_shift"):
       getattr(self, name).assign(stack(
           stack(getattr(d_scale, name) for d_scale in block.d_scales) for block in blocks))
 
-  def _shift_fn(self, kernels, biases, upper, dropout_seed=None):
-    """s(x) of one block from its gathered MADE weights (as `MADEShift.shift`).
+  def _shift_fn(self, kernels, biases, context_kernels, upper, dropout_seed=None,
+                context=None):
+    """s(x, c) of one block from its gathered MADE weights (as `MADEShift.shift`).
 
     `dropout_seed` (int32 `[2]`, or None for no dropout) seeds this network's masks.
     """
@@ -133,18 +149,22 @@ class StackedLDUBlocks(BijectorLayer):
       cast = lambda t: tf.cast(t, compute_dtype)
       out = made_forward(cast(x), [cast(w) for w in kernels], [cast(w) for w in biases],
                          self._masks, self._activation_fn, self.event_size, reverse=upper,
-                         dropout=dropout)
+                         dropout=dropout, context=None if context is None else cast(context),
+                         context_kernels=[cast(w) for w in context_kernels])
       return tf.cast(out[..., 0], x.dtype)
     return shift
 
-  def bijector(self, training=None):
-    """A fresh `LoopedChain` of B `LDU` bijectors over the current weights."""
+  def bijector(self, training=None, context=None):
+    """A fresh `LoopedChain` of B `LDU` bijectors over the current weights (and `context`)."""
+    check_context(type(self).__name__, self.context_size, context)
     seed = None
     if training and self.dropout:
       seed = tf.cast(self.seed_generator.next(), tf.int32)
     read = tf.convert_to_tensor
-    lower = ([read(w) for w in self.lower_kernels], [read(w) for w in self.lower_biases])
-    upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases])
+    lower = ([read(w) for w in self.lower_kernels], [read(w) for w in self.lower_biases],
+             [read(w) for w in self.lower_context_kernels])
+    upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases],
+             [read(w) for w in self.upper_context_kernels])
     d_scale_parameters = constrained_d_scale(self)  # [B, n, D, K] and [B, n, D].
 
     def make_block(i):
@@ -160,11 +180,10 @@ class StackedLDUBlocks(BijectorLayer):
                      tolerance=self.tolerance, max_iterations=self.max_iterations,
                      solver=self.solver)
           for j in range(self.num_d_scales)]
-      return LDU(self._shift_fn([take(w) for w in lower[0]], [take(w) for w in lower[1]],
-                                upper=False, dropout_seed=side_seeds[0]),
-                 d_scales,
-                 self._shift_fn([take(w) for w in upper[0]], [take(w) for w in upper[1]],
-                                upper=True, dropout_seed=side_seeds[1]),
+      shift = lambda weights, upper, side: self._shift_fn(
+          *[[take(w) for w in group] for group in weights], upper=upper,
+          dropout_seed=side_seeds[side], context=context)
+      return LDU(shift(lower, False, 0), d_scales, shift(upper, True, 1),
                  event_size=self.event_size, tolerance=self.tolerance)
 
     return LoopedChain(make_block, self.num_blocks, [self.event_size],
@@ -176,4 +195,5 @@ class StackedLDUBlocks(BijectorLayer):
             "num_components": self.num_components, "hidden_units": list(self.hidden_units),
             "activation": self.activation, "dropout": self.dropout, "seed": self.seed,
             "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations, "solver": self.solver}
+            "max_iterations": self.max_iterations, "solver": self.solver,
+            "context_size": self.context_size}
