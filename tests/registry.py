@@ -9,6 +9,8 @@ import importlib
 import pkgutil
 from typing import Callable
 
+import numpy as np
+
 from tests import cases as cases_package
 
 
@@ -37,6 +39,12 @@ class BijectorCase:
       test holder of library layers, whose parts are then checked) that must
       survive a Keras config round trip; False for test-only holders of raw
       parameters.
+    context_size: C > 0 for a conditional layer: every check builds
+      `bijector(context=c)` with one context row per data row (`context`),
+      and the context must change the map.
+    dead_weights: paths of weights that are structurally unused (e.g. the
+      fully masked input kernel of a univariate conditional MADE), exempt
+      from the every-weight-gets-a-gradient check.
   """
   name: str
   make_layer: Callable
@@ -50,11 +58,20 @@ class BijectorCase:
   extreme_inputs: Callable = None
   has_weights: bool = True
   library_layer: bool = True
+  context_size: int = 0
+  dead_weights: tuple = ()
 
   @property
   def shape(self):
     """The event shape: `event_shape`, or `(event_size,)` for vectors."""
     return tuple(self.event_shape or (self.event_size,))
+
+
+def context(case, num_rows, seed=7):
+  """`[num_rows, C]` float64 contexts of a conditional case (None for C = 0)."""
+  if not case.context_size:
+    return None
+  return np.random.default_rng(seed).normal(size=(num_rows, case.context_size))
 
 
 def all_cases():

@@ -30,6 +30,36 @@ def test_made_output_row_i_depends_only_on_inputs_before_i(hidden_units):
     assert np.all(strictly_lower.max(axis=0) > 0)
 
 
+@pytest.mark.parametrize("hidden_units", [(7,), (9, 11)])
+@pytest.mark.parametrize("d", [1, 4])
+def test_conditional_made_is_triangular_in_x_and_every_output_depends_on_c(hidden_units, d):
+  """With a context: the Jacobian in x stays strictly lower triangular, and the
+  Jacobian in c is non-zero for every output, the first one (all of them for
+  D = 1, flowjax #147) included, and nonlinear in c."""
+  params, c_size = 2, 3
+  made = MADE(d, hidden_units, params_per_dim=params, activation="tanh", context_size=c_size,
+              dtype="float64")
+  rng = np.random.default_rng(2)
+  x = tf.constant(rng.normal(size=(3, d)))
+  c = tf.constant(rng.normal(size=(3, c_size)))
+  made(x, context=c)  # Builds the weights; the output projection starts at zero.
+  made.trainable_weights[-1].assign(0.5 * np.ones(made.trainable_weights[-1].shape))
+  for p in range(params):
+    jac = np.abs(jacobian(lambda v: made(v, context=c)[..., p], x))
+    assert np.all(jac[:, np.triu_indices(d)[0], np.triu_indices(d)[1]] == 0)
+    if d > 1:
+      strictly_lower = jac[:, np.tril_indices(d, -1)[0], np.tril_indices(d, -1)[1]]
+      assert np.all(strictly_lower.max(axis=0) > 0)
+    jac_c = np.abs(jacobian(lambda v: made(x, context=v)[..., p], c))  # [N, D, C]
+    assert np.all(jac_c.max(axis=(0, 2)) > 0)
+    # Nonlinear in c: the Jacobian in c differs between contexts (hidden units see c).
+    assert np.max(np.abs(np.diff(jac_c, axis=0))) > 1e-6
+  with pytest.raises(ValueError, match="needs a context"):
+    made(x)
+  with pytest.raises(ValueError, match="unconditional"):
+    MADE(d, hidden_units)(x, context=c)
+
+
 def test_upper_shift_is_strictly_upper_triangular():
   d = 4
   shift = MADEShift(d, (8, 8), upper=True, activation="tanh", dtype="float64")

@@ -23,6 +23,8 @@ def randomise_d_scale(layer: SinusoidalParameters, rng):
   layer.raw_residual.assign(rng.uniform(-2.0, 2.0, layer.raw_residual.shape))
   layer.out_shift.assign(rng.normal(size=layer.out_shift.shape))
   layer.mix_logits.assign(rng.normal(size=layer.mix_logits.shape))
+  if getattr(layer, "context_kernel", None) is not None:  # Conditional: starts at zero.
+    layer.context_kernel.assign(0.3 * rng.normal(size=layer.context_kernel.shape))
 
 
 def randomise_d_scales(model, rng):

@@ -78,6 +78,8 @@ class FlowModel(FlowTraining, keras.Model):
 
   # Constructor arguments renamed since configs were saved: old -> new (`from_config`).
   renamed_arguments = RENAMED_ARGUMENTS
+  # Whether the constructor gives its layers the context (`context_shape`).
+  takes_context = False
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
                context_shape=None, context_net=None, **kwargs):
@@ -277,6 +279,16 @@ class FlowModel(FlowTraining, keras.Model):
     # The layers create their weights eagerly, so the model is built once it has them.
     self._flow_layers = [*self._preprocessing, *layers]
     self.built = bool(self._flow_layers)
+    if self.conditional and not self.reads_context:
+      raise ValueError(
+          f"{type(self).__name__} is not conditional yet: none of its layers reads a "
+          f"context, so context_shape={self.context_shape} would be ignored.  Conditional "
+          f"flows: {', '.join(conditional_flow_names())}.")
+
+  @property
+  def reads_context(self):
+    """Whether some layer (or the base) reads the context: its `context_size` > 0."""
+    return any(getattr(layer, "context_size", 0) for layer in self._flow_layers)
 
   # ---- the density -------------------------------------------------------
   def flow_bijector(self, training=None, context=None):
@@ -837,6 +849,17 @@ class FlowModel(FlowTraining, keras.Model):
       if config.get(name) is not None:
         config[name] = keras.saving.deserialize_keras_object(config[name])
     return cls(**config)
+
+
+def conditional_flow_names():
+  """Names of the flow classes whose constructors build conditional layers."""
+  return sorted(cls.__name__ for cls in _all_subclasses(FlowModel) if cls.takes_context)
+
+
+def _all_subclasses(cls):
+  for subclass in cls.__subclasses__():
+    yield subclass
+    yield from _all_subclasses(subclass)
 
 
 class CompiledCalls:

@@ -43,6 +43,11 @@ class LDUFlow(FlowModel):
       `LDUBlock` per block (the same model and initialisation distribution,
       `StackedLDUBlocks.load_from_blocks` converts).  PixelCNN blocks are
       always unrolled.
+    context_d_scales: for a conditional flow (`context_shape`), whether the
+      Sinusoidal D-scales' parameters are functions of the context too (the
+      authors' conditioner), so the element-wise shapes change with c, not
+      only the shifts (default True; see docs/performance.md for the
+      measurement).
     **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `dtype`,
       `name`, ...; `context_shape` and `context_net` for a conditional
       p(x | c): both shift MADEs of every block see the context, so the
@@ -50,10 +55,12 @@ class LDUFlow(FlowModel):
       PixelCNN shifts are not conditional yet).
   """
 
+  takes_context = True
+
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), dropout=0.0, tolerance=None, max_iterations=1000,
                solver="newton", conditioner="made", filters=16, num_residual_blocks=2,
-               stacked_blocks=None, **kwargs):
+               stacked_blocks=None, context_d_scales=True, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     if conditioner not in ("made", "pixelcnn"):
       raise ValueError(f'LDUFlow: conditioner must be "made" or "pixelcnn"; got '
@@ -75,6 +82,7 @@ class LDUFlow(FlowModel):
     self.solver = solver
     if stacked_blocks is None:
       stacked_blocks = conditioner == "made"
+    self.context_d_scales = bool(context_d_scales)
     self.stacked_blocks = bool(stacked_blocks)
     if self.stacked_blocks:
       if conditioner != "made":
@@ -84,7 +92,7 @@ class LDUFlow(FlowModel):
           self.event_size, self.num_blocks, self.num_d_scales, self.num_components,
           self.hidden_units, dropout=self.dropout, tolerance=tolerance,
           max_iterations=max_iterations, solver=solver, context_size=self.context_size,
-          name="stacked_ldu_blocks",
+          context_d_scales=self.context_d_scales, name="stacked_ldu_blocks",
           dtype=self.dtype_policy)]
     else:
       self.blocks = self._unrolled_blocks(image_shape)
@@ -99,7 +107,8 @@ class LDUFlow(FlowModel):
                  dropout=self.dropout, tolerance=tolerance, max_iterations=max_iterations,
                  solver=solver, image_shape=image_shape, filters=self.filters,
                  num_residual_blocks=self.num_residual_blocks,
-                 context_size=self.context_size, name=f"ldu_block_{i}",
+                 context_size=self.context_size, context_d_scales=self.context_d_scales,
+                 name=f"ldu_block_{i}",
                  dtype=self.dtype_policy)
         for i in range(self.num_blocks)]
 
@@ -111,4 +120,4 @@ class LDUFlow(FlowModel):
             "max_iterations": self.max_iterations, "solver": self.solver,
             "conditioner": self.conditioner, "filters": self.filters,
             "num_residual_blocks": self.num_residual_blocks,
-            "stacked_blocks": self.stacked_blocks}
+            "stacked_blocks": self.stacked_blocks, "context_d_scales": self.context_d_scales}

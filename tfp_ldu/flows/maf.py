@@ -37,6 +37,8 @@ class MAF(FlowModel):
       conditional MAF p(x | c): every MADE sees the context; `dtype`, ...).
   """
 
+  takes_context = True
+
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
                batch_norm=False, base="gaussian", num_components=10, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)

@@ -52,6 +52,8 @@ class NSF(FlowModel):
       2019. https://arxiv.org/abs/1906.04032
   """
 
+  takes_context = True
+
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
                num_bins=8, bound=3.0, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)

@@ -134,6 +134,7 @@ class FlowTraining:
       # Checked here, eagerly: a traced step may already be generalised to an
       # unknown event dimension, and XLA drops run-time assertions.
       x = _as_arrays(x)
+      _check_paired_rows(type(self).__name__, x)
       self.check_input_shape(_rows(x, slice(0, 1)))
       self.check_levels(x)
       checked = initialization_batch is None  # The batch would be part of `data`.
@@ -277,6 +278,16 @@ def _first_batch(x, batch_size, strategy):
     element = next(iter(x.take(1)))
     return element[0] if isinstance(element, (tuple, list)) else element
   return _rows(_as_arrays(x), slice(0, max(batch_size or 32, 2)))
+
+
+def _check_paired_rows(owner, x):
+  """Raises a `ValueError` unless the arrays of `{"x": x, "context": c}` have equal row counts."""
+  if not isinstance(x, dict) or x.get("context") is None or "x" not in x:
+    return
+  rows, contexts = len(x["x"]), len(x["context"])
+  if np.ndim(x["context"]) > 1 and rows != contexts:
+    raise ValueError(f"{owner}: {rows} rows of x but {contexts} contexts; pass one "
+                     f"context per row.")
 
 
 def _as_arrays(x):

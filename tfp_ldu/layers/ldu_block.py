@@ -31,12 +31,16 @@ class LDUBlock(BijectorLayer):
     image_shape: (H, W, C) for PixelCNN shifts; None for MADEs.
     filters, num_residual_blocks: of the PixelCNNs (paper: 16 and 2).
     tolerance, max_iterations, solver: numeric-inverse settings.
+    context_size: C > 0: both MADE shifts take the context features `[N, C]`
+      (`bijector(context=c)`); PixelCNN shifts are not conditional yet.
+    context_d_scales: with a context, the D-scales' parameters move with it
+      too (`SinusoidalParameters(context_size=C)`).
   """
 
   def __init__(self, event_shape, num_d_scales=4, num_components=4, hidden_units=(256, 256),
                dropout=0.0, activation="relu", tolerance=None, max_iterations=1000,
                solver="newton", image_shape=None, filters=16, num_residual_blocks=2,
-               context_size=0, **kwargs):
+               context_size=0, context_d_scales=True, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_d_scales = int(num_d_scales)
@@ -51,6 +55,7 @@ class LDUBlock(BijectorLayer):
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
     self.context_size = int(context_size)
+    self.context_d_scales = bool(context_d_scales)
     if self.image_shape is None:
       shift = lambda upper, name: MADEShift(
           self.event_size, self.hidden_units, upper=upper, activation=activation,
@@ -73,6 +78,7 @@ class LDUBlock(BijectorLayer):
     self.d_scales = [
         SinusoidalParameters(self.event_size, self.num_components, tolerance=tolerance,
                              max_iterations=max_iterations, solver=solver,
+                             context_size=self.context_size if self.context_d_scales else 0,
                              name=f"d_scale_{i}",
                              dtype=self.dtype_policy)
         for i in range(self.num_d_scales)]
@@ -94,7 +100,8 @@ class LDUBlock(BijectorLayer):
       lower, upper = self.lower_shift.shift_for(context), self.upper_shift.shift_for(context)
     else:
       lower, upper = self.lower_shift.shift, self.upper_shift.shift
-    return LDU(lower, [p.bijector() for p in self.d_scales], upper,
+    return LDU(lower, [p.bijector(context=context if p.context_size else None)
+                       for p in self.d_scales], upper,
                event_size=self.event_size, tolerance=self.tolerance)
 
   def get_config(self):
@@ -105,4 +112,4 @@ class LDUBlock(BijectorLayer):
             "max_iterations": self.max_iterations, "solver": self.solver,
             "image_shape": None if self.image_shape is None else list(self.image_shape),
             "filters": self.filters, "num_residual_blocks": self.num_residual_blocks,
-            "context_size": self.context_size}
+            "context_size": self.context_size, "context_d_scales": self.context_d_scales}

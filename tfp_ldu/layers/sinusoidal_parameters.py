@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
+from tfp_ldu.nets.made import check_context
 
 __all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale"]
 
@@ -15,13 +16,16 @@ def _softmax(logits):
   return unnormalized / tf.reduce_sum(unnormalized, axis=-1, keepdims=True)
 
 
-def add_d_scale_weights(layer, leading_shape, event_size, num_components):
+def add_d_scale_weights(layer, leading_shape, event_size, num_components, context_size=0):
   """Adds the five D-scale weights to `layer`, as attributes, with a leading shape.
 
   Shapes `[*leading_shape, D, K]` (raw_in_scale, in_shift, mix_logits) and
   `[*leading_shape, D]` (raw_residual, out_shift); initialised as in
   `SinusoidalParameters` (the identity D-scale).  `leading_shape` is `()`
   for one D-scale and `(B, n)` for the block-stacked ones of `StackedLDUBlocks`.
+  With `context_size=C > 0` also `context_kernel` `[*leading_shape, C,
+  D (3K + 2)]`, zeros: the five raw parameters move by c V (see
+  `constrained_d_scale`), starting at the unconditional D-scale.
   """
   lead, d, k = tuple(leading_shape), int(event_size), int(num_components)
   uniform = keras.initializers.RandomUniform(-3.0, 3.0)
@@ -33,21 +37,51 @@ def add_d_scale_weights(layer, leading_shape, event_size, num_components):
   layer.raw_residual = layer.add_weight(shape=(*lead, d), initializer="zeros",
                                         name="raw_residual")
   layer.out_shift = layer.add_weight(shape=(*lead, d), initializer="zeros", name="out_shift")
+  layer.context_kernel = None
+  if context_size:
+    layer.context_kernel = layer.add_weight(
+        shape=(*lead, int(context_size), d * (3 * k + 2)), initializer="zeros",
+        name="context_kernel")
 
 
-def constrained_d_scale(layer):
+def constrained_d_scale(layer, context=None):
   """`Sinusoidal`'s parameters (a dict of tensors) from `layer`'s five D-scale weights.
 
   in_scale = softplus(raw_in_scale), mix_weights = softmax(mix_logits),
   residual_scale = tanh(raw_residual); in_shift and out_shift as stored.
   Element-wise or over the last axis, so any leading shape is kept.
+
+  Conditional D-scales (a `context_kernel` V and contexts c `[N, C]`): each
+  raw parameter is first moved by its slice of c V, so every parameter gets
+  an axis N of contexts: `[*leading_shape, N, D, K]` and `[*leading_shape,
+  N, D]` (row n of x goes with context n; N = 1 broadcasts).
   """
   read = tf.convert_to_tensor
-  return dict(in_scale=tf.nn.softplus(read(layer.raw_in_scale)),
-              in_shift=read(layer.in_shift),
-              mix_weights=_softmax(read(layer.mix_logits)),
-              out_shift=read(layer.out_shift),
-              residual_scale=tf.tanh(read(layer.raw_residual)))
+  raw = dict(raw_in_scale=read(layer.raw_in_scale), in_shift=read(layer.in_shift),
+             mix_logits=read(layer.mix_logits), raw_residual=read(layer.raw_residual),
+             out_shift=read(layer.out_shift))
+  if getattr(layer, "context_kernel", None) is not None and context is not None:
+    raw = _moved_by_context(raw, read(layer.context_kernel), context)
+  return dict(in_scale=tf.nn.softplus(raw["raw_in_scale"]), in_shift=raw["in_shift"],
+              mix_weights=_softmax(raw["mix_logits"]), out_shift=raw["out_shift"],
+              residual_scale=tf.tanh(raw["raw_residual"]))
+
+
+def _moved_by_context(raw, kernel, context):
+  """The raw parameters plus their slices of c V, with a context axis before D."""
+  d, k = raw["in_shift"].shape[-2:]
+  context = tf.cast(context, kernel.dtype)
+  # [*lead, C, E] and [N, C] -> [*lead, N, E].
+  offsets = tf.einsum("nc,...ce->...ne", context, kernel)
+  sizes = [d * k] * 3 + [d] * 2
+  parts = tf.split(offsets, sizes, axis=-1)
+  lead = tf.shape(offsets)[:-1]
+  moved = {}
+  for (name, value), part in zip(raw.items(), parts):
+    per_dim = value.shape.rank - len(kernel.shape) + 2  # 2 for [D, K], 1 for [D].
+    shape = tf.concat([lead, value.shape[-per_dim:]], axis=0)
+    moved[name] = tf.expand_dims(value, -per_dim - 1) + tf.reshape(part, shape)
+  return moved
 
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
@@ -62,26 +96,34 @@ class SinusoidalParameters(BijectorLayer):
       mix_weights    = softmax(mix_logits),     logits = 0
       residual_scale = tanh(raw_residual),      raw = 0   (so r = 0: identity)
       out_shift      = out_shift,               0
+
+  Conditional (`context_size=C > 0`, the authors' MLP conditioner reduced to
+  a linear map of the context features): the raw parameters are moved by
+  c V, V `[C, D (3K + 2)]` starting at zero, so the D-scale's element-wise
+  shapes change with c; `bijector(context=c)` with c `[N, C]`.
   """
 
   def __init__(self, event_shape, num_components=4, tolerance=None, max_iterations=1000,
-               solver="newton", **kwargs):
+               solver="newton", context_size=0, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_components = int(num_components)
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.solver = solver
-    add_d_scale_weights(self, (), self.event_size, self.num_components)
+    self.context_size = int(context_size)
+    add_d_scale_weights(self, (), self.event_size, self.num_components, self.context_size)
     self.built = True
 
-  def bijector(self, training=None):
-    """A fresh `Sinusoidal` built from the current weights (tensors, not variables)."""
+  def bijector(self, training=None, context=None):
+    """A fresh `Sinusoidal` from the current weights (and contexts `[N, C]`, if conditional)."""
     del training
-    return Sinusoidal(**constrained_d_scale(self), tolerance=self.tolerance,
+    check_context(type(self).__name__, self.context_size, context)
+    return Sinusoidal(**constrained_d_scale(self, context), tolerance=self.tolerance,
                       max_iterations=self.max_iterations, solver=self.solver)
 
   def get_config(self):
     return {**super().get_config(), "event_shape": [self.event_size],
             "num_components": self.num_components, "tolerance": self.tolerance,
-            "max_iterations": self.max_iterations, "solver": self.solver}
+            "max_iterations": self.max_iterations, "solver": self.solver,
+            "context_size": self.context_size}

@@ -58,12 +58,18 @@ class StackedLDUBlocks(BijectorLayer):
     activation: MADE activation.
     dropout: dropout rate after each MADE hidden layer, in [0, 1).
     seed: seed of the dropout masks (None: Keras' global seed).
+    context_size: C > 0 for a conditional stack: every MADE takes the context
+      features `[N, C]` (`bijector(context=c)`, `tfp_ldu.nets.MADE`).
+    context_d_scales: with a context, also move the D-scales' raw parameters
+      by c V (V `[B, n, C, D (3K + 2)]`, zeros at first;
+      `constrained_d_scale`), so each block's element-wise shapes depend on c.
     tolerance, max_iterations, solver: numeric-inverse settings (as `LDUBlock`).
   """
 
   def __init__(self, event_shape, num_blocks=12, num_d_scales=4, num_components=4,
                hidden_units=(256, 256), activation="relu", dropout=0.0, seed=None,
-               tolerance=None, max_iterations=1000, solver="newton", context_size=0, **kwargs):
+               tolerance=None, max_iterations=1000, solver="newton", context_size=0,
+               context_d_scales=True, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     self.num_blocks = int(num_blocks)
@@ -83,14 +89,17 @@ class StackedLDUBlocks(BijectorLayer):
     self.dropout = float(dropout)
     self.seed = seed
     self.context_size = int(context_size)
+    self.context_d_scales = bool(context_d_scales)
     self.seed_generator = keras.random.SeedGenerator(seed) if self.dropout else None
-    self._masks = made_masks(self.event_size, self.hidden_units)
+    self._masks = made_masks(self.event_size, self.hidden_units,
+                             conditional=bool(self.context_size))
     (self.lower_kernels, self.lower_biases,
      self.lower_context_kernels) = self._made_weights("lower")
     (self.upper_kernels, self.upper_biases,
      self.upper_context_kernels) = self._made_weights("upper")
     add_d_scale_weights(self, (self.num_blocks, self.num_d_scales), self.event_size,
-                        self.num_components)
+                        self.num_components,
+                        self.context_size if self.context_d_scales else 0)
     self.built = True
 
   def _made_weights(self, which):
@@ -129,7 +138,10 @@ class StackedLDUBlocks(BijectorLayer):
                            ("context_kernels", "_context_kernels")):
         for index, weight in enumerate(getattr(self, f"{side}_{ours}")):
           weight.assign(stack(getattr(m, theirs)[index] for m in made))
-    for name in ("raw_in_scale", "in_shift", "mix_logits", "raw_residual", "out_shift"):
+    names = ["raw_in_scale", "in_shift", "mix_logits", "raw_residual", "out_shift"]
+    if self.context_kernel is not None:
+      names.append("context_kernel")
+    for name in names:
       getattr(self, name).assign(stack(
           stack(getattr(d_scale, name) for d_scale in block.d_scales) for block in blocks))
 
@@ -165,7 +177,8 @@ class StackedLDUBlocks(BijectorLayer):
              [read(w) for w in self.lower_context_kernels])
     upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases],
              [read(w) for w in self.upper_context_kernels])
-    d_scale_parameters = constrained_d_scale(self)  # [B, n, D, K] and [B, n, D].
+    # [B, n, D, K] and [B, n, D]; with conditional D-scales [B, n, N, D, K] and [B, n, N, D].
+    d_scale_parameters = constrained_d_scale(self, context)
 
     def make_block(i):
       take = lambda t: t[i]  # A strided slice: dense gradients, unlike tf.gather's.
@@ -196,4 +209,4 @@ class StackedLDUBlocks(BijectorLayer):
             "activation": self.activation, "dropout": self.dropout, "seed": self.seed,
             "tolerance": self.tolerance,
             "max_iterations": self.max_iterations, "solver": self.solver,
-            "context_size": self.context_size}
+            "context_size": self.context_size, "context_d_scales": self.context_d_scales}

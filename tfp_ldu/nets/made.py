@@ -18,13 +18,20 @@ def fan_in_uniform(fan_in):
   return keras.initializers.RandomUniform(-limit, limit)
 
 
-def made_masks(event_size: int, hidden_units, params_per_dim: int = 1):
+def made_masks(event_size: int, hidden_units, params_per_dim: int = 1,
+               conditional: bool = False):
   """Connectivity masks of a MADE with strictly autoregressive outputs.
 
   Degrees: input j has degree j (0..D-1); hidden units cycle over 0..D-2; a
   hidden unit of degree m sees inputs/units of degree <= m; output i sees
   hidden units of degree < i (inputs of degree < i when there are no hidden
   layers).  Output i therefore depends on x_{<i} only; output 0 is a bias.
+
+  `conditional=True` (a MADE with a context, which every hidden unit sees
+  unmasked, as inputs of degree -1): hidden units cycle over -1..D-2, so
+  some see the context alone and output 0 (every output, for D = 1) is a
+  nonlinear function of the context instead of a bias -- without the -1
+  degrees the univariate conditional MADE of flowjax #147 ignored its context.
 
   Returns:
     list of float32 numpy masks `[fan_in, fan_out]`; the last is
@@ -33,7 +40,10 @@ def made_masks(event_size: int, hidden_units, params_per_dim: int = 1):
   """
   degrees = [np.arange(event_size)]
   for units in hidden_units:
-    degrees.append(np.arange(units) % max(event_size - 1, 1))
+    if conditional:
+      degrees.append(np.arange(units) % event_size - 1)
+    else:
+      degrees.append(np.arange(units) % max(event_size - 1, 1))
   masks = [(d_in[:, None] <= d_out[None, :]).astype("float32")
            for d_in, d_out in zip(degrees[:-1], degrees[1:])]
   out_degrees = np.repeat(np.arange(event_size), params_per_dim)
@@ -174,7 +184,8 @@ class MADE(keras.layers.Layer):
     if input_shape[-1] is not None and input_shape[-1] != self.event_size:
       raise ValueError(f"MADE: expected input of shape [..., {self.event_size}]; "
                        f"received shape {list(input_shape)}.")
-    masks = made_masks(self.event_size, self.hidden_units, self.params_per_dim)
+    masks = made_masks(self.event_size, self.hidden_units, self.params_per_dim,
+                       conditional=bool(self.context_size))
     self._masks, self._kernels, self._biases, self._context_kernels = [], [], [], []
     for index, mask in enumerate(masks):
       fan_in, fan_out = mask.shape
