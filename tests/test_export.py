@@ -240,3 +240,61 @@ def test_seeded_export_sampler_matches_the_models_int_seed(trained_export):
                                                                tf.constant([0, 7])))
   np.testing.assert_allclose(first, model.sample(5, seed=7), rtol=1e-6, atol=1e-6)
   assert int(loaded.num_levels) == 0 and not hasattr(loaded, "sample_levels")
+
+
+CONDITIONAL_RELOAD_SCRIPT = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+path, data, context = sys.argv[1], np.array(json.loads(sys.argv[2]), np.float32), np.array(
+    json.loads(sys.argv[3]), np.float32)
+exported = tf.saved_model.load(path)
+result = dict(
+    log_prob=exported.log_prob(tf.constant(data), tf.constant(context)).numpy().tolist(),
+    one_context=exported.log_prob(tf.constant(data), tf.constant(context[:1])).numpy().tolist(),
+    seeded=exported.sample_with_seed(tf.constant(4), tf.constant([0, 5]),
+                                     tf.constant(context[:3])).numpy().tolist(),
+    signature=exported.signatures["log_prob"](x=tf.constant(data), context=tf.constant(context)
+                                              )["log_prob"].numpy().tolist(),
+    context_shape=exported.context_shape.numpy().tolist())
+for name in ("tfp_ldu", "models", "tensorflow_probability"):
+  assert name not in sys.modules, name + " was imported"
+print(json.dumps(result))
+"""
+
+
+@pytest.mark.e2e
+def test_conditional_export_reloads_without_the_library_and_converts_to_tflite(tmp_path):
+  """log_prob(x, context) and sample(n, seed, context) of a conditional LDU flow, TF only."""
+  keras.utils.set_random_seed(0)
+  model = LDUFlow(EVENT_DIM, num_blocks=2, num_d_scales=1, hidden_units=(8,), context_shape=(2,))
+  rng = np.random.RandomState(3)
+  context = (rng.randn(len(DATA), 2) * 4 + 1).astype(np.float32)
+  model.compile(keras.optimizers.Adam(1e-2))
+  model.fit({"x": DATA, "context": context}, batch_size=8, epochs=2, verbose=0)
+  path = str(tmp_path / "conditional")
+  export.save(model, path)
+  completed = subprocess.run(
+      [sys.executable, "-c", CONDITIONAL_RELOAD_SCRIPT, path, json.dumps(DATA.tolist()),
+       json.dumps(context.tolist())],
+      cwd=tmp_path, capture_output=True, text=True, timeout=120,
+      env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  result = json.loads(completed.stdout.strip().splitlines()[-1])
+  live = model.log_prob(DATA, context=context).numpy()
+  np.testing.assert_allclose(result["log_prob"], live, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(result["signature"], live, rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(result["one_context"], model.log_prob(DATA, context=context[0]),
+                             rtol=1e-5, atol=1e-5)
+  np.testing.assert_allclose(result["seeded"], model.sample(4, seed=5, context=context[:3]),
+                             rtol=1e-4, atol=1e-4)
+  assert result["context_shape"] == [2]
+
+  converter = tf.lite.TFLiteConverter.from_saved_model(path,
+                                                       signature_keys=["log_prob", "sample"])
+  interpreter = tf.lite.Interpreter(model_content=converter.convert())
+  log_prob = interpreter.get_signature_runner("log_prob")(x=DATA, context=context)["log_prob"]
+  np.testing.assert_allclose(log_prob, live, rtol=1e-4, atol=1e-4)
+  samples = interpreter.get_signature_runner("sample")(
+      n=np.array(5, np.int32), context=context[:3])["samples"]
+  assert samples.shape == (5, 3, EVENT_DIM) and np.all(np.isfinite(samples))

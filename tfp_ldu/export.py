@@ -32,6 +32,14 @@ Endpoints (also exported as signatures of the same names):
   (1 - 2 alpha)), a little wider than [0, 1); a Glow without it has all of
   R^D.  `exported.num_levels` holds L (0 for continuous data).
 
+**Conditional models** (`model.conditional`) take raw contexts as the last
+argument of every endpoint and signature, float32 `[B, *context_shape]`:
+`log_prob(x, context)` with one context row per row of x (or one row for
+all), `sample(n, context)` and `sample_with_seed(n, seed, context)` ->
+`[n, B, *event_shape]`, n samples per context (the samplers'
+shape rule of `model.sample`).  `exported.context_shape` holds the context
+shape (`[]` for an unconditional model).
+
 The serving signatures name their outputs: `log_prob` gives `{"log_prob": ...}`,
 the samplers `{"samples": ...}`.  `exported.event_shape` holds the event
 shape.  Wrong-shaped inputs and negative counts fail with a message that says
@@ -81,6 +89,20 @@ class FlowExport(tf.Module):
     self.model_variables = [variable.value for variable in model.variables]
     boundary = _BOUNDARY_DTYPE
     event_size = model.event_size
+    self.context_shape = tf.Variable(list(model.context_shape), dtype=tf.int32,
+                                     trainable=False, name="context_shape")
+    # Conditional models: every endpoint takes raw contexts as its last argument.
+    contexts = ([tf.TensorSpec([None, *model.context_shape], boundary, name="context")]
+                if model.conditional else [])
+
+    def model_context(context, num_rows=None):
+      """The boundary's `[N or 1, *context_shape]` contexts, broadcast to `num_rows`."""
+      if not context:
+        return None
+      context = tf.cast(context[0], model.compute_dtype)
+      if num_rows is not None:
+        context = tf.broadcast_to(context, tf.concat([[num_rows], model.context_shape], 0))
+      return context
 
     def checked_count(n):
       check = tf.debugging.assert_non_negative(
@@ -88,38 +110,41 @@ class FlowExport(tf.Module):
       with tf.control_dependencies([check]):
         return tf.identity(n)
 
-    @tf.function(autograph=False,
-                 input_signature=[tf.TensorSpec([None, event_size], boundary, name="x")])
-    def log_prob(x):
+    @tf.function(autograph=False, input_signature=[
+        tf.TensorSpec([None, event_size], boundary, name="x"), *contexts])
+    def log_prob(x, *context):
       """`[N, D]` float32 data (flat NHWC rows for images) -> `[N]` log-density (nats)."""
       check = tf.debugging.assert_equal(
           tf.shape(x)[-1], event_size,
           message=f"log_prob: expected x of shape [N, {event_size}]")
       with tf.control_dependencies([check]):
         x = tf.cast(x, model.compute_dtype)
-      return tf.cast(model.log_prob(x), boundary)
+      return tf.cast(model.log_prob(x, context=model_context(context, tf.shape(x)[0])),
+                     boundary)
 
-    @tf.function(autograph=False, input_signature=[tf.TensorSpec([], tf.int32, name="n")])
-    def sample(n):
+    @tf.function(autograph=False,
+                 input_signature=[tf.TensorSpec([], tf.int32, name="n"), *contexts])
+    def sample(n, *context):
       """int32 scalar n -> `[n, *event_shape]` float32 samples (stateful random)."""
-      return tf.cast(model.sample(checked_count(n)), boundary)
+      return tf.cast(model.sample(checked_count(n), context=model_context(context)), boundary)
 
     @tf.function(autograph=False,
                  input_signature=[tf.TensorSpec([], tf.int32, name="n"),
-                                  tf.TensorSpec([2], tf.int32, name="seed")])
-    def sample_with_seed(n, seed):
+                                  tf.TensorSpec([2], tf.int32, name="seed"), *contexts])
+    def sample_with_seed(n, seed, *context):
       """int32 scalar n, int32 `[2]` seed -> `[n, *event_shape]` samples (stateless)."""
-      return tf.cast(model.sample(checked_count(n), seed=seed), boundary)
+      return tf.cast(model.sample(checked_count(n), seed=seed, context=model_context(context)),
+                     boundary)
 
     self.num_levels = tf.Variable(model.num_levels or 0, dtype=tf.int32, trainable=False,
                                   name="num_levels")
     self.log_prob = log_prob
     if len(model.event_shape) > 1:
       @tf.function(autograph=False, input_signature=[
-          tf.TensorSpec([None, *model.event_shape], boundary, name="x")])
-      def log_prob_images(x):
+          tf.TensorSpec([None, *model.event_shape], boundary, name="x"), *contexts])
+      def log_prob_images(x, *context):
         """`[N, *event_shape]` float32 images -> `[N]` log-density (nats)."""
-        return log_prob(tf.reshape(x, [-1, event_size]))
+        return log_prob(tf.reshape(x, [-1, event_size]), *context)
 
       self.log_prob_images = log_prob_images
     self.sample = sample
@@ -132,14 +157,14 @@ class FlowExport(tf.Module):
       num_levels = model.num_levels
 
       @tf.function(autograph=False, input_signature=sample.input_signature)
-      def sample_levels(n):
+      def sample_levels(n, *context):
         """int32 scalar n -> int32 `[n, *event_shape]` levels (stateful random)."""
-        return levels_of(sample(n), num_levels)
+        return levels_of(sample(n, *context), num_levels)
 
       @tf.function(autograph=False, input_signature=sample_with_seed.input_signature)
-      def sample_levels_with_seed(n, seed):
+      def sample_levels_with_seed(n, seed, *context):
         """int32 scalar n, int32 `[2]` seed -> int32 `[n, *event_shape]` levels."""
-        return levels_of(sample_with_seed(n, seed), num_levels)
+        return levels_of(sample_with_seed(n, seed, *context), num_levels)
 
       self.sample_levels = sample_levels
       self.sample_levels_with_seed = sample_levels_with_seed
