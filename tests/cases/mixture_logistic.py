@@ -43,11 +43,11 @@ def make_mixture_logistic_cdf():
   return RandomMixtureLogisticCDF(3, 4, seed=5, dtype="float64")
 
 
-def make_mixture_logistic_coupling():
+def make_mixture_logistic_coupling(context_size=0):
   """A coupling with an interleaved mask and its network's head made non-trivial."""
   layer = MixtureLogisticCouplingLayer(
       4, transform_mask=[True, False, True, False], num_components=3, hidden_units=(16,),
-      tolerance=SOLVE_TOLERANCE, dtype="float64")
+      tolerance=SOLVE_TOLERANCE, context_size=context_size, dtype="float64")
   rng = np.random.default_rng(6)
   head = layer.conditioner.head
   head.kernel.assign(0.3 * rng.normal(size=head.kernel.shape))
@@ -61,4 +61,7 @@ CASES = [
                  library_layer=False),
     BijectorCase("mixture_logistic_coupling", make_mixture_logistic_coupling,
                  event_size=4, data_scale=2.0, large_input=1e4),
+    BijectorCase("mixture_logistic_coupling_conditional",
+                 lambda: make_mixture_logistic_coupling(context_size=2),
+                 event_size=4, data_scale=2.0, large_input=1e4, context_size=2),
 ]

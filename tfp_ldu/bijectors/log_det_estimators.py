@@ -132,6 +132,7 @@ def _series_terms(vjp, probes, term_weights, num_terms, *, with_neumann_vector):
 
 
 def power_series_log_det(g_fn, x, schedule: TermSchedule, *, n_probes: int, seed,
+                         context=None,
                          probe: str = "gaussian", neumann_gradient: bool = False):
   """Power-series estimate of log det(I + J_g(x)), `[B...]`.
 
@@ -149,6 +150,9 @@ def power_series_log_det(g_fn, x, schedule: TermSchedule, *, n_probes: int, seed
       compile-time constants (`tf.tensordot` then reads its transpose
       permutation; `tf.matmul` and `tf.reshape` need only shapes).
     x: `[B..., D]`.
+    context: None, or a tensor that g also takes, `g_fn(x, context)` (a
+      conditional residual's context features `[B, C]`, broadcast by g over
+      the probe axis); the Neumann gradient then reaches it as an input.
     schedule: a `TermSchedule` (fixed-length or roulette).
     n_probes: P, probes per event.
     seed: stateless seed `[2]` int32 tensor; split into probe and term seeds.
@@ -168,38 +172,43 @@ def power_series_log_det(g_fn, x, schedule: TermSchedule, *, n_probes: int, seed
   num_terms = schedule.sample_num_terms(terms_seed)
   term_weights = tf.constant(schedule.term_weights, x.dtype)
 
-  def series(x, with_neumann_vector):
+  extra = [] if context is None else [context]
+
+  def series(x, with_neumann_vector, *extra):
     tiled = tf.broadcast_to(x, tf.shape(probes))
     with tf.GradientTape(persistent=True) as tape:
       tape.watch(tiled)
-      value = g_fn(tiled)
+      value = g_fn(tiled, *extra)
     vjp = lambda row: tape.gradient(value, tiled, output_gradients=row)
     return _series_terms(vjp, probes, term_weights, num_terms,
                          with_neumann_vector=with_neumann_vector)
 
   if not neumann_gradient:
-    return tf.reduce_mean(series(x, with_neumann_vector=False)[0], axis=0)
+    return tf.reduce_mean(series(x, False, *extra)[0], axis=0)
 
+  # The context is an input of the custom gradient (not captured by g), so
+  # its gradient is computed too; called positionally (tensorflow #65839).
   @tf.custom_gradient
-  def log_det_with_neumann_gradient(x):
-    estimate, neumann = series(x, with_neumann_vector=True)
+  def log_det_with_neumann_gradient(x, *extra):
+    estimate, neumann = series(x, True, *extra)
 
     def gradient(upstream, variables=None):
       variables = list(variables or [])
-      # d/d(x, theta) of mean_p sum_B upstream * u^T J v with u, v held fixed.
+      inputs = [x, *extra]
+      # d/d(x, c, theta) of mean_p sum_B upstream * u^T J v with u, v held fixed.
       cotangent = neumann * upstream[tf.newaxis, ..., tf.newaxis] / n_probes
       with tf.GradientTape() as outer:
-        outer.watch([x, *variables])
+        outer.watch([*inputs, *variables])
         tiled = tf.broadcast_to(x, tf.shape(probes))
         with tf.GradientTape() as inner:
           inner.watch(tiled)
-          value = g_fn(tiled)
+          value = g_fn(tiled, *extra)
         surrogate = tf.reduce_sum(
             inner.gradient(value, tiled, output_gradients=cotangent) * probes)
-      gradients = outer.gradient(surrogate, [x, *variables],
+      gradients = outer.gradient(surrogate, [*inputs, *variables],
                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-      return gradients[0], gradients[1:]
+      return gradients[:len(inputs)], gradients[len(inputs):]
 
     return tf.reduce_mean(estimate, axis=0), gradient
 
-  return log_det_with_neumann_gradient(x)
+  return log_det_with_neumann_gradient(x, *extra)

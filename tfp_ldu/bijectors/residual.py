@@ -73,7 +73,7 @@ class Residual(NumericInverseBijector):
   def __init__(self, g_fn, log_det="roulette", n_exact_terms=2, roulette="geometric",
                p=0.5, rate=2.0, n_probes=1, probe="gaussian", max_terms=None,
                neumann_gradient=False, seed=None, event_size=None, tolerance=None,
-               max_iterations=1000, validate_args=False, name="residual"):
+               max_iterations=1000, context=None, validate_args=False, name="residual"):
     """Builds the bijector.
 
     Args:
@@ -96,6 +96,9 @@ class Residual(NumericInverseBijector):
       tolerance: fixed-point step tolerance of `forward` (default 1e-5 in
         float32, 1e-10 in float64).
       max_iterations: static cap on fixed-point iterations of `forward`.
+      context: None, or a tensor g takes as its second argument, `g_fn(x,
+        context)` (a conditional residual's context features `[N, C]`,
+        row n with event n); the Neumann gradient reaches it as an input.
       validate_args: unused (constraints are checked in Python); TFP API.
       name: name scope.
 
@@ -130,6 +133,7 @@ class Residual(NumericInverseBijector):
                     else samplers.sanitize_seed(seed, salt="Residual"))
       self._tolerance = tolerance
       self._max_iterations = int(max_iterations)
+      self._context = context
       super().__init__(event_shape=[event_size], forward_min_event_ndims=1,
                        validate_args=validate_args, parameters=parameters, name=name)
 
@@ -145,7 +149,7 @@ class Residual(NumericInverseBijector):
 
   def _residual(self, x):
     self._check_event(x)
-    value = self._g_fn(x)
+    value = self._g_fn(x) if self._context is None else self._g_fn(x, self._context)
     if tf.TensorShape(value.shape)[-1:] != tf.TensorShape(x.shape)[-1:]:
       raise ValueError(f"Residual: g_fn must map [..., D] to [..., D]; got input shape "
                        f"{list(x.shape)} and output shape {list(value.shape)}.")
@@ -158,8 +162,8 @@ class Residual(NumericInverseBijector):
     if self._schedule is None:
       return log_det_estimators.exact_log_det(self._residual, y)
     return log_det_estimators.power_series_log_det(
-        self._residual, y, self._schedule, n_probes=self._n_probes, seed=self._seed,
-        probe=self._probe, neumann_gradient=self._neumann_gradient)
+        self._g_fn, y, self._schedule, n_probes=self._n_probes, seed=self._seed,
+        context=self._context, probe=self._probe, neumann_gradient=self._neumann_gradient)
 
   def _solve_forward(self, x):
     """Latent -> data by fixed-point iteration."""

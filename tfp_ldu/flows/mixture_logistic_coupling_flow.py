@@ -32,7 +32,11 @@ class MixtureLogisticCouplingFlow(FlowModel):
     dropout: dropout rate inside those blocks.
     layer_norm: layer normalisation after each block.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`s.
+    **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
+      conditional flow p(x | c): each conditioner reads [x_p, c]).
   """
+
+  takes_context = True
 
   def __init__(self, event_shape, num_couplings=8, num_components=4, hidden_units=(64, 64),
                dropout=0.0, layer_norm=True, min_log_scale=-7.0, tolerance=None,
@@ -55,7 +59,8 @@ class MixtureLogisticCouplingFlow(FlowModel):
             num_components=self.num_components, hidden_units=self.hidden_units,
             dropout=self.dropout, layer_norm=self.layer_norm,
             min_log_scale=self.min_log_scale, tolerance=tolerance,
-            num_halvings=self.num_halvings, name=f"coupling_{j}", dtype=self.dtype_policy)
+            num_halvings=self.num_halvings, context_size=self.context_size,
+            name=f"coupling_{j}", dtype=self.dtype_policy)
         for j in range(self.num_couplings)]
     self.actnorms = [ActNorm(self.event_size, name=f"actnorm_{j}", dtype=self.dtype_policy)
                      for j in range(self.num_couplings + 1)]

@@ -25,8 +25,11 @@ class NAF(FlowModel):
     hidden_units: MADE hidden sizes.
     activation, dropout: of the MADEs.
     min_log_scale, tolerance, num_halvings: of the `DeepSigmoidal` bijectors.
-    **kwargs: `FlowModel` arguments.
+    **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
+      conditional NAF p(x | c): every MADE sees the context).
   """
+
+  takes_context = True
 
   def __init__(self, event_shape, num_blocks=5, num_components=8, hidden_units=(64, 64),
                activation="relu", dropout=0.0, min_log_scale=-7.0, tolerance=None,
@@ -43,7 +46,8 @@ class NAF(FlowModel):
     self.blocks = [DeepSigmoidalLayer(
         self.event_size, self.num_components, self.hidden_units, reverse=bool(i % 2),
         activation=activation, dropout=self.dropout, min_log_scale=self.min_log_scale,
-        tolerance=tolerance, num_halvings=self.num_halvings, name=f"dsf_{i}",
+        tolerance=tolerance, num_halvings=self.num_halvings, context_size=self.context_size,
+        name=f"dsf_{i}",
         dtype=self.dtype_policy) for i in range(self.num_blocks)]
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]

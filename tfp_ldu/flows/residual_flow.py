@@ -37,7 +37,11 @@ class ResidualFlow(FlowModel):
     exact_log_det_max_dim, evaluation_n_exact_terms: the evaluation estimator.
     tolerance, max_iterations: fixed-point settings used by `sample`.
     seed: base seed of the blocks' estimator seeds (block b uses seed + b).
+    **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
+      conditional flow p(x | c): R_b(x) = x + g_b(x, c), Lipschitz < 1 in x).
   """
+
+  takes_context = True
 
   def __init__(self, event_shape, num_blocks=10, hidden_units=(128, 128), coeff=0.97,
                n_power_iterations=5, n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0,
@@ -59,7 +63,8 @@ class ResidualFlow(FlowModel):
                      for i in range(self.num_blocks + 1)]
     self.blocks = [
         ResidualBlock(self.event_size, self.hidden_units,
-                      seed=None if seed is None else seed + i, name=f"residual_block_{i}",
+                      seed=None if seed is None else seed + i, context_size=self.context_size,
+                      name=f"residual_block_{i}",
                       dtype=self.dtype_policy, **self.block_options)
         for i in range(self.num_blocks)]
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]

@@ -7,7 +7,7 @@ from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.nets.made import MADE
-from tfp_ldu.nets.made import check_context
+from tfp_ldu.nets.context_inputs import check_context
 
 __all__ = ["MADEShift"]
 

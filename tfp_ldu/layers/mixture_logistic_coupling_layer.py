@@ -11,6 +11,8 @@ from tfp_ldu.bijectors.shape_checks import check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
+from tfp_ldu.nets.context_inputs import check_context
+from tfp_ldu.nets.context_inputs import concat_context
 from tfp_ldu.nets.gated_residual_mlp import GatedResidualMLP
 
 __all__ = ["MixtureLogisticCouplingLayer"]
@@ -43,11 +45,14 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     hidden_units: widths of the gated residual blocks.
     activation, dropout, layer_norm: of the gated residual blocks.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`.
+    context_size: C > 0 for a conditional coupling: the network reads
+      `[x_p, c]` (`bijector(context=c)`, c `[N, C]`; `concat_context`).
   """
 
   def __init__(self, event_shape, transform_mask=None, num_components=4,
                hidden_units=(64, 64), activation="relu", dropout=0.0, layer_norm=True,
-               min_log_scale=-7.0, tolerance=None, num_halvings=64, **kwargs):
+               min_log_scale=-7.0, tolerance=None, num_halvings=64, context_size=0,
+               **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     if self.event_size < 2:
@@ -66,27 +71,30 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     self.tolerance = tolerance
     self.num_halvings = int(num_halvings)
     num_pass = int(np.sum(~mask))
+    self.context_size = int(context_size)
     self.conditioner = GatedResidualMLP(
-        num_pass, int(np.sum(mask)), num_mixture_logistic_parameters(self.num_components),
+        num_pass + self.context_size, int(np.sum(mask)), num_mixture_logistic_parameters(self.num_components),
         self.hidden_units,
         activation=activation, dropout=self.dropout, layer_norm=self.layer_norm,
         name="conditioner", dtype=conditioner_policy(self.dtype_policy))
-    self.conditioner.build((None, num_pass))
+    self.conditioner.build((None, num_pass + self.context_size))
     self._pass_indices = np.flatnonzero(~mask)
     self.built = True
 
-  def mixture_parameters(self, masked):
+  def mixture_parameters(self, masked, context=None):
     """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from the
-    event `[..., D]` with its transformed part zeroed."""
-    out = tf.cast(self.conditioner(tf.gather(masked, self._pass_indices, axis=-1)),
-                  masked.dtype)
+    event `[..., D]` with its transformed part zeroed (and the context `[N, C]`)."""
+    inputs = concat_context(tf.gather(masked, self._pass_indices, axis=-1), context)
+    out = tf.cast(self.conditioner(inputs), masked.dtype)
     return mixture_logistic_parameters(out, self.num_components)
 
-  def bijector(self, training=None):
-    """A fresh `MixtureLogisticCoupling` over the current weights."""
+  def bijector(self, training=None, context=None):
+    """A fresh `MixtureLogisticCoupling` over the current weights (given `context`)."""
     del training
+    check_context(type(self).__name__, self.context_size, context)
     return MixtureLogisticCoupling(
-        self.mixture_parameters, self.transform_mask, min_log_scale=self.min_log_scale,
+        lambda masked: self.mixture_parameters(masked, context), self.transform_mask,
+        min_log_scale=self.min_log_scale,
         tolerance=self.tolerance, num_halvings=self.num_halvings)
 
   def get_config(self):
@@ -95,4 +103,5 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
             "num_components": self.num_components, "hidden_units": list(self.hidden_units),
             "activation": self.activation, "dropout": self.dropout,
             "layer_norm": self.layer_norm, "min_log_scale": self.min_log_scale,
-            "tolerance": self.tolerance, "num_halvings": self.num_halvings}
+            "tolerance": self.tolerance, "num_halvings": self.num_halvings,
+            "context_size": self.context_size}

@@ -5,6 +5,7 @@ import tensorflow as tf
 from tfp_ldu.bijectors.residual import Residual
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
+from tfp_ldu.nets.context_inputs import check_context
 from tfp_ldu.nets.lipschitz_mlp import LipschitzMLP
 
 __all__ = ["ResidualBlock"]
@@ -35,7 +36,7 @@ class ResidualBlock(BijectorLayer):
                n_exact_terms=2, roulette="geometric", p=0.5, rate=2.0, n_probes=1,
                probe="gaussian", neumann_gradient=True, exact_log_det_max_dim=16,
                evaluation_n_exact_terms=20, tolerance=None, max_iterations=1000, seed=None,
-               **kwargs):
+               context_size=0, **kwargs):
     """Builds the layer.
 
     Args:
@@ -50,6 +51,9 @@ class ResidualBlock(BijectorLayer):
         D > `exact_log_det_max_dim`.
       tolerance, max_iterations: fixed-point settings of `forward` (sampling).
       seed: initial seed of the layer's seed generator (None: random).
+      context_size: C > 0 for a conditional block z = x + g(x, c)
+        (`bijector(context=c)`, c `[N, C]`): g stays Lipschitz < 1 in x
+        (`LipschitzMLP(context_size=C)`), c enters freely.
       **kwargs: standard Keras layer arguments (`name`, `dtype`, ...).
     """
     super().__init__(**kwargs)
@@ -69,8 +73,10 @@ class ResidualBlock(BijectorLayer):
     self.tolerance = tolerance
     self.max_iterations = int(max_iterations)
     self.seed = seed
+    self.context_size = int(context_size)
     self.net = LipschitzMLP(self.event_size, self.hidden_units, coeff=self.coeff,
-                            n_power_iterations=self.n_power_iterations, name="lipschitz_mlp",
+                            n_power_iterations=self.n_power_iterations,
+                            context_size=self.context_size, name="lipschitz_mlp",
                             dtype=self.dtype_policy)
     self.net.build((None, self.event_size))
     self.seed_generator = keras.random.SeedGenerator(seed, name="estimator_seed")
@@ -79,10 +85,11 @@ class ResidualBlock(BijectorLayer):
   def _next_seed(self):
     return tf.cast(self.seed_generator.next(), tf.int32)
 
-  def bijector(self, training=None):
+  def bijector(self, training=None, context=None):
     """A fresh `Residual` over the current weights, its estimator chosen by `training`."""
+    check_context(type(self).__name__, self.context_size, context)
     common = dict(event_size=self.event_size, tolerance=self.tolerance,
-                  max_iterations=self.max_iterations)
+                  max_iterations=self.max_iterations, context=context)
     g = self.net.lipschitz_map(training)
     if training:
       return Residual(g, log_det="roulette", n_exact_terms=self.n_exact_terms,
@@ -106,4 +113,4 @@ class ResidualBlock(BijectorLayer):
             "exact_log_det_max_dim": self.exact_log_det_max_dim,
             "evaluation_n_exact_terms": self.evaluation_n_exact_terms,
             "tolerance": self.tolerance, "max_iterations": self.max_iterations,
-            "seed": self.seed}
+            "seed": self.seed, "context_size": self.context_size}

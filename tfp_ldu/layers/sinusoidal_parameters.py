@@ -5,7 +5,7 @@ import tensorflow as tf
 from tfp_ldu.bijectors.sinusoidal import Sinusoidal
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
-from tfp_ldu.nets.made import check_context
+from tfp_ldu.nets.context_inputs import check_context
 
 __all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale"]
 

@@ -11,7 +11,8 @@ from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.sinusoidal_parameters import add_d_scale_weights
 from tfp_ldu.layers.sinusoidal_parameters import constrained_d_scale
-from tfp_ldu.nets.made import check_context, context_kernel_initializer, fan_in_uniform
+from tfp_ldu.nets.context_inputs import check_context
+from tfp_ldu.nets.made import context_kernel_initializer, fan_in_uniform
 from tfp_ldu.nets.made import made_forward, made_masks
 
 __all__ = ["StackedLDUBlocks"]

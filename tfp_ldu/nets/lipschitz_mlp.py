@@ -4,6 +4,9 @@ import math
 import keras
 import tensorflow as tf
 
+from tfp_ldu.nets.context_inputs import check_context
+from tfp_ldu.nets.context_inputs import concat_context
+
 from tfp_ldu.solvers import default_tolerance, fixed_point_iteration
 
 __all__ = ["LipschitzMLP", "lipswish", "rayleigh_quotient", "spectral_norm_estimate"]
@@ -118,6 +121,12 @@ class LipschitzMLP(keras.layers.Layer):
   The vectors start converged: their initializer runs the evaluation loop on
   the initial kernel.  Weights are created in `build`.
 
+  Conditional (`context_size=C > 0`): g(x, c) = MLP([x, c]), the context
+  features concatenated to x (`concat_context`) and the first kernel
+  `[D + C, H]` normalised as a whole: its x rows are a sub-block, whose norm
+  is at most the whole kernel's, so Lip(g(., c)) <= coeff^L still holds in x
+  for every c, while c enters freely.
+
   `lipschitz_map(training)` returns g with this call's spectral estimates
   fixed, reading the Keras variables inside g itself (so `tf.custom_gradient`
   sees them): the residual bijectors call g many times per step.
@@ -125,7 +134,7 @@ class LipschitzMLP(keras.layers.Layer):
 
   def __init__(self, event_dim, hidden_units=(64, 64), coeff=0.97, n_power_iterations=5,
                max_eval_power_iterations=200, kernel_initializer="glorot_uniform",
-               **kwargs):
+               context_size=0, **kwargs):
     """Builds the layer.
 
     Args:
@@ -135,6 +144,7 @@ class LipschitzMLP(keras.layers.Layer):
       n_power_iterations: power-iteration steps per training call (static).
       max_eval_power_iterations: cap of the converging loop used otherwise.
       kernel_initializer: Keras initializer of the W_l.
+      context_size: C, context features read with x (0: unconditional).
       **kwargs: standard Keras layer arguments (`name`, `dtype`, ...).
     """
     super().__init__(**kwargs)
@@ -153,12 +163,13 @@ class LipschitzMLP(keras.layers.Layer):
     self.n_power_iterations = int(n_power_iterations)
     self.max_eval_power_iterations = int(max_eval_power_iterations)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
+    self.context_size = int(context_size)
 
   def build(self, input_shape):
     if input_shape[-1] is not None and input_shape[-1] != self.event_dim:
       raise ValueError(f"LipschitzMLP: expected input of shape [..., {self.event_dim}]; "
                        f"received shape {list(input_shape)}.")
-    sizes = [self.event_dim, *self.hidden_units, self.event_dim]
+    sizes = [self.event_dim + self.context_size, *self.hidden_units, self.event_dim]
     self._kernels, self._biases, self._power_vectors, self._raw_betas = [], [], [], []
     for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
       kernel = self.add_weight(shape=(fan_in, fan_out), initializer=self.kernel_initializer,
@@ -200,12 +211,16 @@ class LipschitzMLP(keras.layers.Layer):
     return estimates
 
   def lipschitz_map(self, training=None):
-    """g with this call's power-iteration vectors; `[..., D] -> [..., D]`."""
+    """g with this call's power-iteration vectors; `[..., D] -> [..., D]`.
+
+    Conditional: g(x, context) with context features `[N, C]`.
+    """
     vectors = [(left, right) for _, left, right in self.spectral_norms(training)]
     coeff = self.coeff
 
-    def g(x):
-      h = x
+    def g(x, context=None):
+      check_context(type(self).__name__, self.context_size, context)
+      h = concat_context(x, context)
       for index, (kernel, bias, (left, right)) in enumerate(
           zip(self._kernels, self._biases, vectors)):
         kernel = tf.convert_to_tensor(kernel)
@@ -218,8 +233,8 @@ class LipschitzMLP(keras.layers.Layer):
 
     return g
 
-  def call(self, x, training=None):
-    return self.lipschitz_map(training)(x)
+  def call(self, x, context=None, training=None):
+    return self.lipschitz_map(training)(x, context)
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape)
@@ -229,4 +244,5 @@ class LipschitzMLP(keras.layers.Layer):
             "hidden_units": list(self.hidden_units), "coeff": self.coeff,
             "n_power_iterations": self.n_power_iterations,
             "max_eval_power_iterations": self.max_eval_power_iterations,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "context_size": self.context_size}

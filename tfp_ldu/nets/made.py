@@ -4,8 +4,9 @@ import numpy as np
 import tensorflow as tf
 from keras import ops
 
-__all__ = ["MADE", "made_masks", "made_forward", "fan_in_uniform", "check_context",
-           "context_kernel_initializer"]
+from tfp_ldu.nets.context_inputs import check_context
+
+__all__ = ["MADE", "made_masks", "made_forward", "fan_in_uniform", "context_kernel_initializer"]
 
 
 def fan_in_uniform(fan_in):
@@ -228,19 +229,3 @@ class MADE(keras.layers.Layer):
             "bias_initializer": _serialize(self.bias_initializer),
             "reverse": self.reverse, "context_size": self.context_size}
 
-
-def check_context(owner, context_size, context):
-  """Raises a clear `ValueError` unless `context` matches a conditioner of `context_size` features."""
-  if context_size and context is None:
-    raise ValueError(f"{owner}: a conditional network (context_size={context_size}) needs "
-                     f"a context [..., {context_size}]; got none.")
-  if not context_size and context is not None:
-    raise ValueError(f"{owner}: this network is unconditional (context_size=0) but was "
-                     f"given a context; build it with context_size=C.")
-  if context is not None and context.shape[-1] not in (None, context_size):
-    raise ValueError(f"{owner}: expected a context of shape [..., {context_size}]; "
-                     f"received shape {list(context.shape)}.")
-
-
-def _serialize(initializer):
-  return None if initializer is None else keras.initializers.serialize(initializer)
