@@ -229,3 +229,21 @@ def test_a_2d_conditional_integrates_to_one_and_its_samples_match_its_density():
     grid_second = (density[:, None, None] * points[:, :, None] * points[:, None, :]).sum(0)
     np.testing.assert_allclose(np.cov(samples.T, bias=True),
                                grid_second * cell - np.outer(grid_mean, grid_mean), atol=0.08)
+
+
+@pytest.mark.parametrize("name", ["maf", "ldu"])
+def test_conditional_fit_under_a_strategy_with_xla_and_mixed_bfloat16(name):
+  """`MirroredStrategy` (one device), `jit_compile=True` and bfloat16 conditioners, with a context."""
+  strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+  x, c = paired_data(n=96)
+  with strategy.scope():
+    keras.utils.set_random_seed(2)
+    model = BUILDERS[name]("mixed_bfloat16", context_shape=(C,))
+    model.compile(keras.optimizers.Adam(1e-2), jit_compile=True)
+  before = [v.numpy().copy() for v in model.trainable_variables]
+  history = model.fit({"x": x, "context": c}, batch_size=32, epochs=2, verbose=0)
+  assert np.all(np.isfinite(history.history["loss"]))
+  assert all(not np.array_equal(b, v.numpy())
+             for b, v in zip(before, model.trainable_variables))
+  log_prob = model.log_prob(x[:4], context=c[:4])
+  assert log_prob.dtype == "float32" and np.all(np.isfinite(log_prob))

@@ -7,7 +7,8 @@ from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.nets.context_inputs import check_context
 
-__all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale"]
+__all__ = ["SinusoidalParameters", "add_d_scale_weights", "constrained_d_scale",
+           "read_d_scale", "constrain_d_scale"]
 
 
 def _softmax(logits):
@@ -56,12 +57,29 @@ def constrained_d_scale(layer, context=None):
   an axis N of contexts: `[*leading_shape, N, D, K]` and `[*leading_shape,
   N, D]` (row n of x goes with context n; N = 1 broadcasts).
   """
-  read = tf.convert_to_tensor
-  raw = dict(raw_in_scale=read(layer.raw_in_scale), in_shift=read(layer.in_shift),
-             mix_logits=read(layer.mix_logits), raw_residual=read(layer.raw_residual),
-             out_shift=read(layer.out_shift))
-  if getattr(layer, "context_kernel", None) is not None and context is not None:
-    raw = _moved_by_context(raw, read(layer.context_kernel), context)
+  return constrain_d_scale(read_d_scale(layer), context)
+
+
+def read_d_scale(layer):
+  """The raw D-scale weights of `layer` as a dict of tensors (with `context_kernel` if any)."""
+  names = ["raw_in_scale", "in_shift", "mix_logits", "raw_residual", "out_shift"]
+  if getattr(layer, "context_kernel", None) is not None:
+    names.append("context_kernel")
+  return {name: tf.convert_to_tensor(getattr(layer, name)) for name in names}
+
+
+def constrain_d_scale(raw, context=None):
+  """`Sinusoidal`'s parameters from raw weights `raw` (`read_d_scale`, any leading shape).
+
+  `StackedLDUBlocks` slices one block's raw weights and constrains them in
+  its loop body when the D-scales are conditional: slicing per-row
+  parameters after the fact would make every block's gradient a tensor of
+  all blocks' `[N, D, K]` parameters.
+  """
+  kernel = raw.get("context_kernel")
+  raw = {name: value for name, value in raw.items() if name != "context_kernel"}
+  if kernel is not None and context is not None:
+    raw = _moved_by_context(raw, kernel, context)
   return dict(in_scale=tf.nn.softplus(raw["raw_in_scale"]), in_shift=raw["in_shift"],
               mix_weights=_softmax(raw["mix_logits"]), out_shift=raw["out_shift"],
               residual_scale=tf.tanh(raw["raw_residual"]))

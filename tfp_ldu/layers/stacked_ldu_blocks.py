@@ -10,7 +10,8 @@ from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.sinusoidal_parameters import add_d_scale_weights
-from tfp_ldu.layers.sinusoidal_parameters import constrained_d_scale
+from tfp_ldu.layers.sinusoidal_parameters import constrain_d_scale
+from tfp_ldu.layers.sinusoidal_parameters import read_d_scale
 from tfp_ldu.nets.context_inputs import check_context
 from tfp_ldu.nets.made import context_kernel_initializer, fan_in_uniform
 from tfp_ldu.nets.made import made_forward, made_masks
@@ -178,8 +179,13 @@ class StackedLDUBlocks(BijectorLayer):
              [read(w) for w in self.lower_context_kernels])
     upper = ([read(w) for w in self.upper_kernels], [read(w) for w in self.upper_biases],
              [read(w) for w in self.upper_context_kernels])
-    # [B, n, D, K] and [B, n, D]; with conditional D-scales [B, n, N, D, K] and [B, n, N, D].
-    d_scale_parameters = constrained_d_scale(self, context)
+    raw_d_scales = read_d_scale(self)  # [B, n, D, K] and [B, n, D] (+ [B, n, C, E]).
+    if self.context_kernel is None:
+      d_scale_parameters = constrain_d_scale(raw_d_scales)
+      block_d_scales = lambda take: {name: take(t) for name, t in d_scale_parameters.items()}
+    else:  # [n, N, D, K] and [n, N, D] per block, from that block's weights.
+      block_d_scales = lambda take: constrain_d_scale(
+          {name: take(t) for name, t in raw_d_scales.items()}, context)
 
     def make_block(i):
       take = lambda t: t[i]  # A strided slice: dense gradients, unlike tf.gather's.
@@ -188,7 +194,7 @@ class StackedLDUBlocks(BijectorLayer):
         block_seed = tf.random.experimental.stateless_fold_in(seed, i)
         side_seeds = [tf.random.experimental.stateless_fold_in(block_seed, side)
                       for side in (0, 1)]
-      block_parameters = {name: take(t) for name, t in d_scale_parameters.items()}
+      block_parameters = block_d_scales(take)
       d_scales = [
           Sinusoidal(**{name: t[j] for name, t in block_parameters.items()},
                      tolerance=self.tolerance, max_iterations=self.max_iterations,
