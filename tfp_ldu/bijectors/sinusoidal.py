@@ -139,16 +139,18 @@ class Sinusoidal(NumericInverseBijector):
   def _weighted_sums(self, y, sines=True, cosines=True):
     """(sum_k w_k sin(2u_k) / (2a_k), sum_k w_k cos 2u_k), each `[..., D]` (or None).
 
-    With unbatched parameters (`[D, K]`, as in an LDU block) the phases and
-    the sums over k are matrix products with block-diagonal `[D, DK]` and
-    `[DK, D]` matrices, 2u = y E + 2b and sums = f(2u) Q: three
-    vectorised kernels instead of a chain of `[..., D, K]` element-wise ops
-    (faster on CPUs; docs/performance.md).
+    With unbatched scales and weights (a, w `[D, K]`, as in an LDU block)
+    the phases and the sums over k are matrix products with block-diagonal
+    `[D, DK]` and `[DK, D]` matrices, 2u = y E + 2b and sums = f(2u) Q:
+    three vectorised kernels instead of a chain of `[..., D, K]` element-wise
+    ops (faster on CPUs; docs/performance.md).  The shifts b may carry batch
+    axes (a conditional D-scale's per-context phases): then 2b is added to
+    y E by broadcasting.
     """
     self._check_event(y)
     a, b, w = self._in_scale, self._in_shift, self._mix_weights
     d, k = self._event_and_components
-    if (any(t.shape.rank != 2 for t in (a, b, w)) or d is None or k is None
+    if (any(t.shape.rank != 2 for t in (a, w)) or d is None or k is None
         or y.shape.rank is None):
       v = 2. * self._phases(y)
       return (tf.reduce_sum(w * tf.sin(v) / (2. * a), axis=-1) if sines else None,
@@ -157,9 +159,16 @@ class Sinusoidal(NumericInverseBijector):
     block_rows = lambda m: tf.reshape(eye[:, :, tf.newaxis] * m, [d, d * k])  # [D, DK]
     block_cols = lambda m: tf.reshape(m[:, :, tf.newaxis] * eye[:, tf.newaxis, :],
                                       [d * k, d])  # [DK, D]
-    flat = tf.reshape(y, [-1, d])
-    v = tf.nn.bias_add(tf.matmul(flat, block_rows(2. * a)), tf.reshape(2. * b, [d * k]))
-    unflatten = lambda t: tf.reshape(t, tf.shape(y))
+    if b.shape.rank == 2:
+      flat = tf.reshape(y, [-1, d])
+      v = tf.nn.bias_add(tf.matmul(flat, block_rows(2. * a)), tf.reshape(2. * b, [d * k]))
+      shape = tf.shape(y)
+    else:  # [..., D, K] shifts: [..., DK] phases, broadcast against y's batch axes.
+      v = tf.matmul(y if y.shape.rank > 1 else y[tf.newaxis], block_rows(2. * a))
+      v += tf.reshape(2. * b, tf.concat([tf.shape(b)[:-2], [d * k]], 0))
+      shape = tf.concat([tf.shape(v)[:-1], [d]], 0)
+      v = tf.reshape(v, [-1, d * k])
+    unflatten = lambda t: tf.reshape(t, shape)
     return (unflatten(tf.matmul(tf.sin(v), block_cols(w / (2. * a)))) if sines else None,
             unflatten(tf.matmul(tf.cos(v), block_cols(w))) if cosines else None)
 

@@ -25,8 +25,9 @@ def add_d_scale_weights(layer, leading_shape, event_size, num_components, contex
   `SinusoidalParameters` (the identity D-scale).  `leading_shape` is `()`
   for one D-scale and `(B, n)` for the block-stacked ones of `StackedLDUBlocks`.
   With `context_size=C > 0` also `context_kernel` `[*leading_shape, C,
-  D (3K + 2)]`, zeros: the five raw parameters move by c V (see
-  `constrained_d_scale`), starting at the unconditional D-scale.
+  D K + 2 D]`, zeros: the phases, residual amplitudes and output shifts
+  move by c V (`CONTEXT_PARAMETERS`, `constrained_d_scale`), starting at the
+  unconditional D-scale.
   """
   lead, d, k = tuple(leading_shape), int(event_size), int(num_components)
   uniform = keras.initializers.RandomUniform(-3.0, 3.0)
@@ -41,7 +42,7 @@ def add_d_scale_weights(layer, leading_shape, event_size, num_components, contex
   layer.context_kernel = None
   if context_size:
     layer.context_kernel = layer.add_weight(
-        shape=(*lead, int(context_size), d * (3 * k + 2)), initializer="zeros",
+        shape=(*lead, int(context_size), context_kernel_width(d, k)), initializer="zeros",
         name="context_kernel")
 
 
@@ -52,10 +53,11 @@ def constrained_d_scale(layer, context=None):
   residual_scale = tanh(raw_residual); in_shift and out_shift as stored.
   Element-wise or over the last axis, so any leading shape is kept.
 
-  Conditional D-scales (a `context_kernel` V and contexts c `[N, C]`): each
-  raw parameter is first moved by its slice of c V, so every parameter gets
-  an axis N of contexts: `[*leading_shape, N, D, K]` and `[*leading_shape,
-  N, D]` (row n of x goes with context n; N = 1 broadcasts).
+  Conditional D-scales (a `context_kernel` V and contexts c `[N, C]`): the
+  phases b, the raw residual amplitudes and the output shifts are first
+  moved by their slices of c V, so they get an axis N of contexts:
+  `[*leading_shape, N, D, K]` and `[*leading_shape, N, D]` (row n of x goes
+  with context n; N = 1 broadcasts); a and w stay shared.
   """
   return constrain_d_scale(read_d_scale(layer), context)
 
@@ -85,17 +87,29 @@ def constrain_d_scale(raw, context=None):
               residual_scale=tf.tanh(raw["raw_residual"]))
 
 
+# The raw parameters a context moves (`context_kernel`'s columns, in this order):
+# the phases b, the residual amplitudes and the output shifts.  The in-scales a
+# and mixture weights w stay shared, so the transformer keeps its block-diagonal
+# matrix-product kernels (`Sinusoidal._weighted_sums`).
+CONTEXT_PARAMETERS = ("in_shift", "raw_residual", "out_shift")
+
+
+def context_kernel_width(event_size, num_components):
+  """E = D K + 2 D, the columns of a conditional D-scale's `context_kernel`."""
+  return event_size * num_components + 2 * event_size
+
+
 def _moved_by_context(raw, kernel, context):
   """The raw parameters plus their slices of c V, with a context axis before D."""
   d, k = raw["in_shift"].shape[-2:]
   context = tf.cast(context, kernel.dtype)
   # [*lead, C, E] and [N, C] -> [*lead, N, E].
-  offsets = tf.einsum("nc,...ce->...ne", context, kernel)
-  sizes = [d * k] * 3 + [d] * 2
-  parts = tf.split(offsets, sizes, axis=-1)
+  offsets = tf.matmul(context, kernel)  # Broadcast over the leading axes.
+  parts = tf.split(offsets, [d * k, d, d], axis=-1)
   lead = tf.shape(offsets)[:-1]
-  moved = {}
-  for (name, value), part in zip(raw.items(), parts):
+  moved = dict(raw)
+  for name, part in zip(CONTEXT_PARAMETERS, parts):
+    value = raw[name]
     per_dim = value.shape.rank - len(kernel.shape) + 2  # 2 for [D, K], 1 for [D].
     shape = tf.concat([lead, value.shape[-per_dim:]], axis=0)
     moved[name] = tf.expand_dims(value, -per_dim - 1) + tf.reshape(part, shape)
@@ -116,9 +130,11 @@ class SinusoidalParameters(BijectorLayer):
       out_shift      = out_shift,               0
 
   Conditional (`context_size=C > 0`, the authors' MLP conditioner reduced to
-  a linear map of the context features): the raw parameters are moved by
-  c V, V `[C, D (3K + 2)]` starting at zero, so the D-scale's element-wise
-  shapes change with c; `bijector(context=c)` with c `[N, C]`.
+  a linear map of the context features): the phases b, the residual
+  amplitudes and the output shifts move by c V, V `[C, D K + 2 D]` starting
+  at zero, so the D-scale's element-wise shapes change with c (a and w stay
+  shared: the fast kernels of `Sinusoidal` need them unbatched);
+  `bijector(context=c)` with c `[N, C]`.
   """
 
   def __init__(self, event_shape, num_components=4, tolerance=None, max_iterations=1000,
