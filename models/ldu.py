@@ -42,6 +42,7 @@ SPEC = FlowSpec(
         table_options=("num_blocks", "num_d_scales", "num_mixtures", "filters",
                        "num_residual_blocks"),
         fixed=dict(conditioner="pixelcnn"),
-        data_options=uniform_dequantization_and_logit),
+        data_options=uniform_dequantization_and_logit,
+        conditional=False),  # PixelCNN shifts do not take a context yet.
     tiny=dict(num_blocks=1, num_d_scales=1, hidden_units=(8,)),
 )

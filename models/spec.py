@@ -53,6 +53,8 @@ class DataInfo:
     quick: whether `--preset quick` has a small CPU configuration for this data set.
     num_levels: pixel levels L of image data; `None` for vectors.
     logit_alpha: the data set's logit alpha (images); `None` for vectors.
+    context_shape: for a conditional density p(x | c), the shape of c
+      (`--conditional`); `()` for p(x).
   """
   name: str
   table_row: str
@@ -60,6 +62,7 @@ class DataInfo:
   quick: bool = False
   num_levels: Optional[int] = None
   logit_alpha: Optional[float] = None
+  context_shape: Tuple[int, ...] = ()
 
   @property
   def images(self):
@@ -157,6 +160,8 @@ class Variant:
       quick configuration (`DataInfo.quick`); `None`: the row's.
     xla_on_cpu: event size D -> whether XLA is faster than a plain graph
       without a GPU (measured by `bench/throughput.py`).
+    conditional: whether this model can learn p(x | c) (`--conditional`);
+      None: the flow class says (`takes_context`).
   """
   flow_class: type
   options: Mapping[str, Option]
@@ -167,6 +172,7 @@ class Variant:
   training: Optional[Mapping] = None
   quick_training: Optional[Mapping] = None
   xla_on_cpu: Callable[[int], bool] = always
+  conditional: Optional[bool] = None
 
 
 def flag_names(options, flags=()):
@@ -214,6 +220,17 @@ class FlowSpec:
       return self.images
     return dataclasses.replace(self.vectors, table_options=(),
                                data_options=uniform_dequantization_and_logit)
+
+  def conditional_on(self, data):
+    """Whether the family's model for `data` can be conditional (`--conditional`).
+
+    The variant's `conditional`, or else whether its flow class takes a
+    context (`takes_context`).
+    """
+    variant = self.variant(data)
+    if variant.conditional is not None:
+      return variant.conditional
+    return bool(variant.flow_class.takes_context)
 
   def has_image_model(self, data):
     """Whether the family's own image model (not the flat vector model) serves `data`."""
@@ -286,6 +303,16 @@ class FlowSpec:
                     for name in ARCHITECTURE_OPTIONS if name in wanted})
     options.update(variant.fixed)
     options.update(flag_values)
+    if data.context_shape:
+      if augment_dims:
+        raise ValueError("--augment-dims cannot be combined with --conditional: the "
+                         "augmented flow is not conditional yet.")
+      if not self.conditional_on(data):
+        raise ValueError(f"--conditional: --model {self.name} builds "
+                         f"{variant.flow_class.__name__}"
+                         f"{' on images' if image_model else ''}, which is not "
+                         f"conditional yet.")
+      options["context_shape"] = tuple(data.context_shape)
     if not augment_dims:
       return variant.flow_class(data.event_shape, **options, **variant.data_options(data))
     if image_model:

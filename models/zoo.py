@@ -70,4 +70,17 @@ def build_model(name, data, hyperparameters, explicit=(), flag_values=None, **kw
                       f"{' / '.join(owners[argument])}" for argument in foreign)
     raise ValueError(f"--model {name} does not take {flag_names(foreign, ALL_FLAGS)} "
                      f"({named}).")
+  if data.context_shape and not spec.conditional_on(data):
+    others = [other.name for other in SPECS.values() if _conditional_on(other, data)]
+    raise ValueError(f"--conditional: --model {name} is not conditional yet on "
+                     f"{'images' if data.images else 'vectors'}; conditional models there: "
+                     f"{', '.join(others)}.")
   return spec.build(data, hyperparameters, explicit, flag_values, **kwargs)
+
+
+def _conditional_on(spec, data):
+  """`spec.conditional_on(data)`, False for a family without a model for `data`."""
+  try:
+    return spec.conditional_on(data)
+  except ValueError:  # e.g. an image-only family on vectors.
+    return False

@@ -14,9 +14,13 @@ from train.hyperparameters import table_row
 __all__ = ["data_info", "build_model"]
 
 
-def data_info(data):
-  """The `models.DataInfo` of loaded `TabularData` or `ImageData`."""
-  common = dict(name=data.name, table_row=table_row(data.name), quick=has_quick_row(data.name))
+def data_info(data, conditional=False):
+  """The `models.DataInfo` of loaded `TabularData` or `ImageData`.
+
+  `conditional=True` (`--conditional`, data with contexts) asks for p(x | c).
+  """
+  common = dict(name=data.name, table_row=table_row(data.name), quick=has_quick_row(data.name),
+                context_shape=tuple(data.context_shape) if conditional else ())
   if isinstance(data, ImageData):
     return models.DataInfo(event_shape=tuple(data.image_shape), num_levels=data.num_levels,
                            logit_alpha=data.alpha, **common)
@@ -24,7 +28,8 @@ def data_info(data):
 
 
 def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augment_dims=0,
-                num_importance_samples=100, model_flags=None, preset="quick"):
+                num_importance_samples=100, model_flags=None, preset="quick",
+                conditional=False):
   """Builds `--model name` for `data` (see `models.FlowSpec.build`).
 
   Args:
@@ -37,11 +42,13 @@ def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augme
     model_flags: `{argument: value}` of the family flags that were set
       (`models.ALL_FLAGS`), e.g. `{"batch_norm": True, "base": "mog"}`.
     preset: "quick" or "paper" (`train.hyperparameters.PRESETS`).
+    conditional: build p(x | c) with the data's context shape.
 
   Returns:
     The `FlowModel`, not yet compiled.
   """
-  return models.build_model(name, data_info(data), hyperparameters, explicit=explicit,
+  return models.build_model(name, data_info(data, conditional), hyperparameters,
+                            explicit=explicit,
                             flag_values=model_flags, preset=preset,
                             augment_dims=augment_dims,
                             num_importance_samples=num_importance_samples)

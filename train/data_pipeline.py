@@ -72,18 +72,21 @@ def training_dataset(x, batch_size: int, steps_per_epoch: int, seed: int,
 
   Feed it to `model.fit(..., steps_per_epoch=steps_per_epoch,
   initial_epoch=first_epoch, epochs=end_epoch)`: Keras reads exactly
-  `steps_per_epoch` batches per epoch from the one stream.
+  `steps_per_epoch` batches per epoch from the one stream.  `x` may be a
+  dict of arrays with one row per example (`{"x": x, "context": c}` for a
+  conditional model): every batch then takes the same rows of each.
   """
-  x = tf.convert_to_tensor(np.asarray(x, dtype=np.float32))
-  num_examples = int(x.shape[0])
+  x = tf.nest.map_structure(lambda a: tf.convert_to_tensor(np.asarray(a, np.float32)), x)
+  num_examples = int(tf.nest.flatten(x)[0].shape[0])
   indices = tf.data.Dataset.range(first_epoch, end_epoch).flat_map(
       lambda epoch: tf.data.Dataset.from_tensor_slices(
           _epoch_indices(epoch, seed, num_examples, batch_size, steps_per_epoch)))
-  batches = indices.map(lambda rows: tf.gather(x, rows))
+  batches = indices.map(lambda rows: tf.nest.map_structure(lambda a: tf.gather(a, rows), x))
   return batches.prefetch(tf.data.AUTOTUNE)
 
 
 def evaluation_dataset(x, batch_size: int) -> tf.data.Dataset:
-  """`x` in order, in batches of `batch_size` (the last may be shorter)."""
-  return tf.data.Dataset.from_tensor_slices(
-      np.asarray(x, dtype=np.float32)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+  """`x` (an array, or a dict of them) in order, in batches of `batch_size` (the last may be
+  shorter)."""
+  x = tf.nest.map_structure(lambda a: np.asarray(a, dtype=np.float32), x)
+  return tf.data.Dataset.from_tensor_slices(x).batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -164,10 +164,10 @@ def training_input(strategy, x, batch_size, steps_per_epoch, seed, first_epoch, 
     width = per_replica * local_replicas
     start = context.input_pipeline_id * width
 
-    def shard(batch):
-      mine = batch[start:start + width]
-      return tf.reshape(mine, tf.concat([[local_replicas, per_replica],
-                                         tf.shape(batch)[1:]], axis=0))
+    def shard(batch):  # An array, or a dict of them (x and its contexts).
+      return tf.nest.map_structure(
+          lambda part: tf.reshape(part[start:start + width], tf.concat(
+              [[local_replicas, per_replica], tf.shape(part)[1:]], axis=0)), batch)
 
     return batches().map(shard).unbatch()
 

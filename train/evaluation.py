@@ -40,10 +40,11 @@ class BatchedLogProb:
     self.batch_size = int(batch_size)
     self.event_size = model.event_size
     self.dequantized_parts = bool(dequantized_parts)
-    def parts(x):
+    def parts(inputs):
+      x, context = model.split_inputs(inputs)
       images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
       y, log_q = model.dequantizer(images, training=False)
-      return tf.stack([model.log_prob(y), log_q], axis=-1)
+      return tf.stack([model.log_prob(y, context=context), log_q], axis=-1)
 
     if dequantized_parts:
       function = parts
@@ -51,15 +52,17 @@ class BatchedLogProb:
       function = lambda x: model(x, training=False)  # noqa: E731
     else:
       function = model.test_log_likelihood
+    rows = tf.TensorSpec([self.batch_size, model.event_size], model.compute_dtype)
+    if model.conditional:  # Batches of {"x": x, "context": c}.
+      rows = {"x": rows, "context": tf.TensorSpec([self.batch_size, *model.context_shape],
+                                                  model.compute_dtype)}
     # AutoGraph off: the library's loops are explicit, and it cannot parse the lambda.
-    self._log_prob = tf.function(
-        function, jit_compile=jit_compile, autograph=False,
-        input_signature=[tf.TensorSpec([self.batch_size, model.event_size],
-                                       model.compute_dtype)])
+    self._log_prob = tf.function(function, jit_compile=jit_compile, autograph=False,
+                                 input_signature=[rows])
     self._dtype = model.compute_dtype
 
   def __call__(self, x):
-    """`[N, D]` array -> `[N]` float64 numpy log-densities (nats)."""
+    """`[N, D]` array (or `{"x": x, "context": c}`) -> `[N]` float64 log-densities (nats)."""
     values = self.parts(x) if self.dequantized_parts else self._evaluate(x)
     return values[:, 0] - values[:, 1] if self.dequantized_parts else values
 
@@ -70,17 +73,18 @@ class BatchedLogProb:
     return self._evaluate(x)
 
   def _evaluate(self, x):
-    x = np.asarray(x, dtype=self._dtype)
-    if x.ndim != 2 or x.shape[1] != self.event_size or len(x) == 0:
+    x = tf.nest.map_structure(lambda a: np.asarray(a, dtype=self._dtype), x)
+    rows = x["x"] if isinstance(x, dict) else x
+    if rows.ndim != 2 or rows.shape[1] != self.event_size or len(rows) == 0:
       raise ValueError(f"BatchedLogProb: expected [N >= 1, {self.event_size}] rows; "
-                       f"received shape {list(x.shape)}.")
+                       f"received shape {list(rows.shape)}.")
     results = []
-    for start in range(0, len(x), self.batch_size):
-      batch = x[start:start + self.batch_size]
-      size = len(batch)
-      if size < self.batch_size:
-        batch = np.concatenate([batch, np.repeat(batch[-1:], self.batch_size - size, 0)])
-      results.append(self._log_prob(batch).numpy()[:size])
+    for start in range(0, len(rows), self.batch_size):
+      size = min(self.batch_size, len(rows) - start)
+      padded = lambda a: np.concatenate([  # Repeats the last row to a full batch.
+          a[start:start + size], np.repeat(a[start + size - 1:start + size],
+                                           self.batch_size - size, 0)])
+      results.append(self._log_prob(tf.nest.map_structure(padded, x)).numpy()[:size])
     return np.concatenate(results).astype(np.float64)
 
 
@@ -114,11 +118,13 @@ def summarize_log_likelihood(values) -> LogLikelihood:
                        num_non_finite=int(np.sum(~np.isfinite(values))))
 
 
-def sampling_diagnostics(model, num_samples, seed):
+def sampling_diagnostics(model, num_samples, seed, contexts=None):
   """Samples through the numeric inverses and checks them against the closed form.
 
   The sampler is traced once, then timed on a second draw of the same shape,
-  so `samples_per_second` excludes tracing.
+  so `samples_per_second` excludes tracing.  A conditional model draws one
+  sample for each of `contexts` `[num_samples, *context_shape]` (e.g. held-out
+  contexts, so the samples follow the data's marginal of x).
 
   Returns:
     dict with `samples` `[n, D]` numpy, `samples_per_second`, `max_iterations`
@@ -126,15 +132,22 @@ def sampling_diagnostics(model, num_samples, seed):
     and `reconstruction_residual` = max |T(sample) - latent| with T the
     closed-form data -> latent map (`model.bijector.inverse`).
   """
+  context = None if contexts is None else tf.constant(contexts[:num_samples],
+                                                     model.compute_dtype)
+
   @tf.function(autograph=False)
   def draw():
-    return model.sample_with_diagnostics(num_samples, seed=tf.constant([seed, 0], tf.int32))
+    seed_pair = tf.constant([seed, 0], tf.int32)
+    if context is None:
+      return model.sample_with_diagnostics(num_samples, seed=seed_pair)
+    result = model.sample_with_diagnostics(1, seed=seed_pair, context=context)
+    return {**result, **{name: result[name][0] for name in ("samples", "latents")}}
 
   draw()
   start = time.perf_counter()
   result = draw()
   seconds = time.perf_counter() - start
-  residual = model.sampling_residual(result)
+  residual = model.sampling_residual(result, context=context)
   return dict(samples=result["samples"].numpy(),
               samples_per_second=float(num_samples / seconds),
               max_iterations=int(result["max_iterations"]),

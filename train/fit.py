@@ -3,6 +3,7 @@
     python train/fit.py                        # LDU flow on 2-D moons, ~1 minute
     python train/fit.py --dataset gas --data-dir ~/data     # the paper's GAS row
     python -m train.fit --dataset gas --model maf --steps 20000 --resume
+    python train/fit.py --dataset rotating_moons --conditional --model nsf   # p(x | c)
 
 Defaults come from the paper's table (`train/hyperparameters.py`); every
 flag overrides its entry.  The 2-D toys default to the small "quick" preset
@@ -18,9 +19,11 @@ flag overrides its entry.  The 2-D toys default to the small "quick" preset
                   seconds, sampling speed, numeric-inverse iterations and the
                   reconstruction residual of the samples; for images also test
                   bits/dim (mean and 2 standard errors);
-  density.png, samples.png   for 2-D data;
+  density.png, samples.png   for 2-D data (with `--conditional`: the density
+                  and samples for five contexts, next to held-out data near
+                  each);
   samples.png     for images: a grid of samples (pixels in [0, 1], at
-                  `--temperature`);
+                  `--temperature`; with `--conditional` one row per class);
   saved_model/    `tfp_ldu.export.save` SavedModel.
 
 Several devices or machines: `--strategy mirrored` (the local devices) or
@@ -97,7 +100,7 @@ __all__ = ["main", "cli", "build_parser", "parse_args", "resolve_hyperparameters
 # refuses to continue a checkpoint written under different values, except
 # that a longer budget extends the run (`_EXTENSIBLE`).
 _RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
-                 "steps_per_epoch", "patience", "augment_dims", "precision")
+                 "steps_per_epoch", "patience", "augment_dims", "precision", "conditional")
 _EXTENSIBLE = ("hyperparameters.steps", "epochs", "steps_per_epoch")
 # The optimizer's step counter and Keras' epoch loop count in int32 / int64:
 # a budget above this is a typo, refused before anything runs.
@@ -145,6 +148,10 @@ def build_parser(prog=None):
                     "$TFP_LDU_DATA_DIR or ~/.tfp_ldu/data)")
   data.add_argument("--download", action="store_true",
                     help="download the MAF archive into --data-dir first")
+  data.add_argument("--conditional", action="store_true",
+                    help="learn p(x | c) from a data set of pairs: the digits with their "
+                         "one-hot class (class-conditional images), rotating_moons with its "
+                         "angle c")
   model = parser.add_argument_group("model")
   model.add_argument("--model", default="ldu", choices=tuple(models.SPECS),
                      help="the flow family (default: ldu): " + "; ".join(
@@ -384,6 +391,8 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               num_workers=distribution.worker_info(strategy).num_workers,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
+              conditional=bool(args.conditional),
+              context_shape=list(data.context_shape) if args.conditional else [],
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
 
@@ -391,13 +400,18 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
 def _prefers_xla_on_cpu(args, data):
   """The spec's answer for `--model` on `data`; True if the model cannot be built there."""
   try:
-    return models.spec_for(args.model).prefers_xla_on_cpu(data_info(data))
+    return models.spec_for(args.model).prefers_xla_on_cpu(data_info(data, args.conditional))
   except ValueError:  # e.g. an image model on vectors; `build_model` explains it.
     return True
 
 
-def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_data, out):
-  """Loads the last checkpoint, or initialises ActNorm and records the initial test LL."""
+def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data, out):
+  """Loads the last checkpoint, or initialises ActNorm and records the initial test LL.
+
+  A conditional model's context standardisation comes from every training
+  context (`data.contexts["train"]`) before the first batch initialises
+  the layers.
+  """
   if resuming:
     model.optimizer.build(model.trainable_variables)  # Its slots are in the checkpoint.
     checkpoint.restore(model)
@@ -405,7 +419,10 @@ def _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, test_da
           f"(step {checkpoint.state['step']}).")
     return
   checkpoint.reset()
+  if model.conditional:
+    model.set_context_statistics(data.contexts["train"])
   model.initialize(first_batch)
+  test_data = data.inputs("test", model.conditional)
   initial = summarize_log_likelihood(log_prob(test_data))
   checkpoint.state["extra"]["initial_test_log_likelihood"] = initial.mean
   print(f"Initial test log-likelihood: {initial} nats.")
@@ -481,6 +498,11 @@ def _train_and_evaluate(args, parser, callbacks, progress, started):
 def _run(args, parser, callbacks, progress, started, strategy, out):
   """Trains, evaluates and exports; this worker writes into `out`."""
   data = _load_data(args, parser.prog)
+  if args.conditional and not data.conditional:
+    conditional = [name for name in datasets.BUILT_IN_NAMES
+                   if datasets.load_dataset(name).conditional]
+    parser.error(f"--conditional: --dataset {args.dataset} has no contexts; data sets of "
+                 f"pairs (x, c): {', '.join(conditional)}.")
   hyperparameters = resolve_hyperparameters(args)
   problem = cli_checks.batch_size_problem(
       hyperparameters.batch_size, len(data.train), args.dataset, args.batch_size is not None,
@@ -525,7 +547,8 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
                             augment_dims=args.augment_dims or 0,
                             num_importance_samples=(args.importance_samples
                                                     or AUGMENTED_IMPORTANCE_SAMPLES),
-                            model_flags=_model_flags(args), preset=args.preset)
+                            model_flags=_model_flags(args), preset=args.preset,
+                            conditional=args.conditional)
     except ValueError as error:  # A flag the model cannot take.
       parser.error(str(error))
     model.compile(make_optimizer(hyperparameters, schedule),
@@ -533,21 +556,22 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
     log_prob = BatchedLogProb(
         model, args.eval_batch_size, jit_compile=config["jit_compile"],
         dequantized_parts=model.dequantizer is not None and not args.augment_dims)
+    train, val = (data.inputs(split, args.conditional) for split in ("train", "val"))
     first_batch = next(iter(training_dataset(
-        data.train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
-    _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data.test, out)
+        train, hyperparameters.batch_size, schedule.steps_per_epoch, args.seed, 0, 1)))
+    _start_or_resume(model, checkpoint, resuming, first_batch, log_prob, data, out)
     distribution.check_agreement(strategy, checkpoint.state["epoch"],
                                  "the epoch to resume from")
     progress.model, progress.checkpoint = model, checkpoint
     outcome = run_training(
-        model, data.train, data.val, schedule, hyperparameters.batch_size, args.seed,
+        model, train, val, schedule, hyperparameters.batch_size, args.seed,
         checkpoint, os.path.join(out, "logs"), args.eval_batch_size,
         verbose=args.verbose, callbacks=callbacks, lr_decay=hyperparameters.lr_decay,
         strategy=strategy)
     if outcome.nan_message:
       raise SystemExit(f"{outcome.nan_message} Checkpoints: {checkpoint.directory}")
     checkpoint.restore_best(model)
-    model.after_training(data.train)  # e.g. MAF's batch-norm statistics.
+    model.after_training(train)  # e.g. MAF's batch-norm statistics.
     metrics = _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out)
   metrics["total_seconds"] = time.perf_counter() - started
   metrics["resumed"] = bool(resuming)
@@ -560,14 +584,18 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
   """Test/validation log-likelihood, sampling diagnostics, plots and export."""
   state = checkpoint.state
   parts = None
+  test_inputs = data.inputs("test", args.conditional)
   if log_prob.dequantized_parts:
     # log p(y) and log q(y | x) of one draw: the bound and the density of y agree.
-    parts = log_prob.parts(data.test)
+    parts = log_prob.parts(test_inputs)
     test = summarize_log_likelihood(parts[:, 0] - parts[:, 1])
   else:
-    test = summarize_log_likelihood(log_prob(data.test))
-  val = summarize_log_likelihood(log_prob(data.val))
-  sampling = sampling_diagnostics(model, args.num_samples, args.seed)
+    test = summarize_log_likelihood(log_prob(test_inputs))
+  val = summarize_log_likelihood(log_prob(data.inputs("val", args.conditional)))
+  # A conditional model samples one x for each of the first held-out contexts,
+  # so its samples follow the data's marginal of x.
+  contexts = _repeated_rows(data.contexts["test"], args.num_samples) if args.conditional else None
+  sampling = sampling_diagnostics(model, args.num_samples, args.seed, contexts)
   figures, images = [], {}
   if args.augment_dims:  # Both estimates of the marginalising flow, each labelled.
     bound = summarize_log_likelihood(BatchedLogProb(
@@ -592,17 +620,31 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
       if args.importance_samples:
         images.update(_importance_weighted(model, data, args.importance_samples))
     figures = [os.path.join(out, "samples.png")]
-    grid = model.sample(min(args.num_samples, 100), seed=args.seed,
-                        temperature=args.temperature)
-    save_image_grid(grid.numpy(), figures[0],
-                    title=f"{args.dataset} / {args.model}, T = {args.temperature:g}")
+    title = f"{args.dataset} / {args.model}, T = {args.temperature:g}"
+    if args.conditional:  # One row per distinct context (class), in class order.
+      classes = np.unique(data.contexts["test"], axis=0)[::-1]
+      grid = model.sample(10, seed=args.seed, temperature=args.temperature, context=classes)
+      grid = np.swapaxes(grid.numpy(), 0, 1).reshape(-1, *grid.shape[2:])
+      title += ", one row per class"
+    else:
+      grid = model.sample(min(args.num_samples, 100), seed=args.seed,
+                          temperature=args.temperature).numpy()
+    save_image_grid(grid, figures[0], columns=10 if args.conditional else None, title=title)
+  elif data.n_dims == 2 and args.conditional:
+    figures = [os.path.join(out, "samples.png")]
+    plots.plot_conditional_samples(model, data.test, data.contexts["test"], figures[0],
+                                   seed=args.seed)
   elif data.n_dims == 2:
     figures = [os.path.join(out, "density.png"), os.path.join(out, "samples.png")]
     plots.plot_density(log_prob, data.test, figures[0])
     plots.plot_samples(sampling["samples"], data.test, figures[1])
   saved_model = os.path.join(out, "saved_model")
   export.save(model, saved_model)
-  return dict(**images,
+  conditional = {}
+  if args.conditional:
+    conditional = dict(conditional=True, context_description=data.context_description,
+                       test_log_likelihood_of="log p(x | c), each held-out x given its c")
+  return dict(**images, **conditional,
       dataset=args.dataset, model=args.model,
       test_log_likelihood=test.mean, test_log_likelihood_2se=test.two_standard_errors,
       test_non_finite=test.num_non_finite,
@@ -616,6 +658,11 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
       reconstruction_residual=sampling["reconstruction_residual"],
       num_replicas_in_sync=config["num_replicas_in_sync"],
       history=state["history"], figures=figures, saved_model=saved_model, config=config)
+
+
+def _repeated_rows(values, count):
+  """The first `count` rows of `values`, cycling through them if there are fewer."""
+  return values[np.arange(count) % len(values)]
 
 
 # K of the augmented flows' importance-weighted test log-likelihood by default.
@@ -681,7 +728,9 @@ def _print_summary(metrics, out, worker):
   where = (f"Outputs in {out}." if worker.is_chief else
            f"Worker {worker.task_type}:{worker.task_id} done; the chief writes the "
            f"outputs to --out.")
-  print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood "
+  given = (f" of x given c ({metrics['context_description']})"
+           if metrics.get("conditional") else "")
+  print(f"{metrics['dataset']} / {metrics['model']}: test log-likelihood{given} "
         f"{metrics['test_log_likelihood']:.4f} ± {metrics['test_log_likelihood_2se']:.4f} "
         f"nats{scale} (initial {metrics['initial_test_log_likelihood']:.4f}), validation "
         f"{metrics['val_log_likelihood']:.4f}; {metrics['steps']} steps in {timing}."

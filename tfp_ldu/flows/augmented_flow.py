@@ -162,8 +162,9 @@ class AugmentedFlow(FlowModel):
                 joint_samples=joint["samples"], max_iterations=joint["max_iterations"],
                 num_unconverged=joint["num_unconverged"])
 
-  def sampling_residual(self, result):
+  def sampling_residual(self, result, context=None):
     """max |T(joint sample) - latent| over the joint flow (see `FlowModel`)."""
+    del context  # Unconditional (the constructor refuses a context_shape).
     again = self.flow.bijector.inverse(tf.identity(result["joint_samples"]))
     return tf.reduce_max(tf.abs(again - result["latents"]))
 

@@ -619,9 +619,13 @@ class FlowModel(FlowTraining, keras.Model):
                 max_iterations=solved.num_iterations,
                 num_unconverged=solved.num_unconverged)
 
-  def sampling_residual(self, result):
-    """max |T(sample) - latent| of a `sample_with_diagnostics` result (closed-form T)."""
-    again = self.bijector.inverse(tf.identity(result["samples"]))
+  def sampling_residual(self, result, context=None):
+    """max |T(sample) - latent| of a `sample_with_diagnostics` result (closed-form T).
+
+    A conditional model's result `[n, *event_shape]` goes with `context`
+    `[n, *context_shape]`, row by row.
+    """
+    again = self.flow_bijector(context=context).inverse(tf.identity(result["samples"]))
     return tf.reduce_max(tf.abs(again - result["latents"]))
 
   def reconstruct(self, x, max_iterations, context=None):

@@ -40,7 +40,8 @@ def load_digits(data_dir=None) -> ImageData:
 
   Returns:
     `ImageData` named "digits": float32 `[N_split, 64]` levels 0..16,
-    1,457 / 161 / 179 rows.
+    1,457 / 161 / 179 rows, with the one-hot classes `[N_split, 10]` as
+    contexts (`--conditional`: class-conditional models).
 
   Raises:
     ImportError: scikit-learn is not installed (the message says how to
@@ -52,11 +53,14 @@ def load_digits(data_dir=None) -> ImageData:
   except ImportError as error:
     raise ImportError("The 'digits' dataset needs scikit-learn: pip install "
                       "scikit-learn.") from error
-  images = sklearn_datasets.load_digits().images  # [N, 8, 8] floats 0..16
-  rows = images.reshape(images.shape[0], -1)
+  digits = sklearn_datasets.load_digits()
+  rows = digits.images.reshape(digits.images.shape[0], -1)  # [N, 64] floats 0..16
   order = np.random.RandomState(SPLIT_SEED).permutation(rows.shape[0])
   train, val, test = splits.train_val_test_split(rows[order])
+  labels = splits.train_val_test_split(np.eye(10)[digits.target[order]])
   return ImageData.from_splits(
       "digits", train, val, test,
       source="sklearn.datasets.load_digits()",
-      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA)
+      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA,
+      contexts=dict(zip(("train", "val", "test"), labels)),
+      context_description="one-hot digit class (10)")

@@ -23,7 +23,7 @@ IMAGE_LOADERS = {
     "cifar10": load_cifar10,
 }
 TABULAR_NAMES = tuple(TABULAR_LOADERS)
-TOY_NAMES = tuple(toy2d.TOY_SAMPLERS)
+TOY_NAMES = tuple(toy2d.TOY_SAMPLERS) + tuple(toy2d.CONDITIONAL_TOY_SAMPLERS)
 IMAGE_NAMES = tuple(IMAGE_LOADERS)
 # Every dataset `load_dataset`, `train/fit.py` and `train/hyperparameters.py` know.
 DATASET_NAMES = TABULAR_NAMES + TOY_NAMES + IMAGE_NAMES
@@ -72,7 +72,7 @@ def load_dataset(name: str, data_dir=None, seed: int = 0,
     return TABULAR_LOADERS[key](data_dir)
   if key in IMAGE_LOADERS:
     return IMAGE_LOADERS[key](data_dir)
-  if key in toy2d.TOY_SAMPLERS:
+  if key in TOY_NAMES:
     return toy2d.load_toy(key, seed=seed, split_sizes=split_sizes)
   raise KeyError(f"Unknown dataset {name!r}; choose one of "
                  f"{', '.join(DATASET_NAMES)}.")

@@ -1,5 +1,6 @@
 """`TabularData`: the train/validation/test splits of one density dataset."""
 import dataclasses
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -17,11 +18,18 @@ class TabularData:
     train: `[N_train, D]` float32 training samples.
     val: `[N_val, D]` float32 validation samples.
     test: `[N_test, D]` float32 test samples.
+    contexts: for a data set of pairs (x, c), `{split: [N_split, C]}` float32
+      contexts, row by row with the split's samples (`--conditional` learns
+      p(x | c)); None for plain samples.
+    context_description: what the context is, for reports (e.g. "one-hot
+      digit class").
   """
   name: str
   train: np.ndarray
   val: np.ndarray
   test: np.ndarray
+  contexts: Optional[Dict[str, np.ndarray]] = dataclasses.field(default=None, kw_only=True)
+  context_description: str = dataclasses.field(default="", kw_only=True)
 
   def __post_init__(self):
     n_dims = None
@@ -35,6 +43,37 @@ class TabularData:
         raise ValueError(f"{self.name}: {split} has shape {values.shape}; all "
                          f"splits must be [N, D] with one common D.")
       n_dims = values.shape[1]
+    if self.contexts is not None:
+      self._check_contexts()
+
+  def _check_contexts(self):
+    if set(self.contexts) != set(SPLITS):
+      raise ValueError(f"{self.name}: contexts must have the splits {SPLITS}; got "
+                       f"{sorted(self.contexts)}.")
+    for split in SPLITS:
+      context = self.contexts[split]
+      if (not isinstance(context, np.ndarray) or context.dtype != np.float32
+          or context.ndim != 2 or len(context) != len(getattr(self, split))):
+        raise ValueError(f"{self.name}: the {split} contexts must be a float32 [N, C] "
+                         f"array with one row per sample ({len(getattr(self, split))}); "
+                         f"got {getattr(context, 'dtype', type(context).__name__)} "
+                         f"{getattr(context, 'shape', '')}.")
+
+  @property
+  def conditional(self) -> bool:
+    """Whether the data are pairs (x, c) with contexts."""
+    return self.contexts is not None
+
+  @property
+  def context_shape(self):
+    """`(C,)` of the contexts, or `()` without."""
+    return () if self.contexts is None else (self.contexts["train"].shape[1],)
+
+  def inputs(self, split: str, conditional: bool = True):
+    """A split as a model takes it: `[N, D]`, or `{"x": x, "context": c}` with contexts."""
+    if not (conditional and self.conditional):
+      return getattr(self, split)
+    return {"x": getattr(self, split), "context": self.contexts[split]}
 
   @property
   def n_dims(self) -> int:
@@ -50,7 +89,9 @@ class TabularData:
       train, val, test: `[N_split, D]` arrays after preprocessing.
       source: the file(s) they came from, for error messages.
       **metadata: the extra fields of a subclass, e.g. `ImageData`'s
-        `image_shape`, `num_levels` and `alpha`; none for `TabularData`.
+        `image_shape`, `num_levels` and `alpha`, and `contexts` (`{split:
+        [N_split, C]}`, checked and cast like the splits) with
+        `context_description` for a data set of pairs.
 
     Returns:
       A `TabularData`.
@@ -65,6 +106,12 @@ class TabularData:
     for split, values in splits.items():
       checks.check_finite_rows(values, source,
                                f"in the {split} split after preprocessing")
+    if metadata.get("contexts") is not None:
+      contexts = {split: np.asarray(metadata["contexts"][split]) for split in SPLITS}
+      for split, values in contexts.items():
+        checks.check_finite_rows(values, source, f"in the {split} split's contexts")
+      metadata["contexts"] = {split: np.ascontiguousarray(values, np.float32)
+                              for split, values in contexts.items()}
     return cls(name=name, **metadata,
                **{split: np.ascontiguousarray(values, np.float32)
                   for split, values in splits.items()})

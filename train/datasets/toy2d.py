@@ -13,6 +13,13 @@ The shapes and scales follow FFJORD's `lib/toy_data.py` (Grathwohl et al.
   spirals:      two interleaved spiral arms (FFJORD's "2spirals"), divided
                 by 3 with N(0, 0.1^2) noise.
 
+One conditional toy, pairs (x, c) for `--conditional` (p(x | c)):
+
+  rotating_moons: c ~ U(-1, 1); x = the moons rotated by c * 90 degrees
+                about the origin, their noise growing from 0.05 (c = -1) to
+                0.2 (c = 1) before the scaling by 2: the shape, not only the
+                position, depends on c.
+
 Where FFJORD places points on a grid (`np.linspace` angles) or assigns a
 fixed half of the batch to each component, each sample here draws its own
 angle and component, so that every split is an i.i.d. sample of one density.
@@ -68,6 +75,28 @@ def sample_spirals(rng: np.random.Generator, num: int) -> np.ndarray:
   return sign * arm / 3. + rng.normal(0., 0.1, (num, 2))
 
 
+def sample_rotating_moons(rng: np.random.Generator, num: int):
+  """Rotating moons: `([num, 2] samples, [num, 1] contexts c in [-1, 1])`."""
+  c = rng.uniform(-1., 1., num)
+  angle = rng.uniform(0., np.pi, num)
+  lower = rng.random(num) < 0.5
+  x = np.where(lower, 1. - np.cos(angle), np.cos(angle)) - 0.5
+  y = np.where(lower, 0.25 - np.sin(angle), np.sin(angle) - 0.25)
+  noise = (0.125 + 0.075 * c)[:, None] * rng.normal(size=(num, 2))
+  points = 2. * (np.stack([x, y], axis=1) + noise)
+  turn = 0.5 * np.pi * c
+  cos, sin = np.cos(turn), np.sin(turn)
+  rotated = np.stack([cos * points[:, 0] - sin * points[:, 1],
+                      sin * points[:, 0] + cos * points[:, 1]], axis=1)
+  return rotated, c[:, None]
+
+
+# Toys of pairs (x, c): sampler -> (samples, contexts), and what c is.
+CONDITIONAL_TOY_SAMPLERS = {
+    "rotating_moons": (sample_rotating_moons, "c in [-1, 1]: rotation by c * 90 degrees, "
+                                              "noise 0.05 to 0.2"),
+}
+
 TOY_SAMPLERS = {
     "moons": sample_moons,
     "8gaussians": sample_8gaussians,
@@ -86,18 +115,27 @@ def load_toy(name: str, seed: int = 0,
   identically distributed, and the same seed gives the same data.
 
   Args:
-    name: a key of `TOY_SAMPLERS` (lower case).
+    name: a key of `TOY_SAMPLERS` or `CONDITIONAL_TOY_SAMPLERS` (lower case).
     seed: the generator seed.
     split_sizes: `(n_train, n_val, n_test)`, each a positive int.
 
   Returns:
-    `TabularData` with `[n_split, 2]` float32 splits.
+    `TabularData` with `[n_split, 2]` float32 splits (and `[n_split, 1]`
+    contexts for a conditional toy).
   """
   sizes = tuple(int(size) for size in split_sizes)
   if len(sizes) != 3 or min(sizes) < 1:
     raise ValueError(f"split_sizes must be three positive ints, got "
                      f"{split_sizes!r}.")
-  points = TOY_SAMPLERS[name](np.random.default_rng(seed), sum(sizes))
+  rng = np.random.default_rng(seed)
+  source = f"toy set {name!r} (seed {seed})"
+  if name in CONDITIONAL_TOY_SAMPLERS:
+    sampler, description = CONDITIONAL_TOY_SAMPLERS[name]
+    points, contexts = sampler(rng, sum(sizes))
+    cut = np.cumsum(sizes[:2])
+    return TabularData.from_splits(
+        name, *np.split(points, cut), source=source, context_description=description,
+        contexts=dict(zip(("train", "val", "test"), np.split(contexts, cut))))
+  points = TOY_SAMPLERS[name](rng, sum(sizes))
   train, val, test = np.split(points, np.cumsum(sizes[:2]))
-  return TabularData.from_splits(name, train, val, test,
-                                 source=f"toy set {name!r} (seed {seed})")
+  return TabularData.from_splits(name, train, val, test, source=source)
