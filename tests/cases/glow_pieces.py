@@ -6,6 +6,7 @@ Every layer is float64 with its weights moved away from their (identity or
 zero) initialisation, so the zero-initialised last convolutions of the
 couplings and of the split prior are random too.
 """
+import keras
 import numpy as np
 import tensorflow_probability as tfp
 
@@ -18,6 +19,7 @@ from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.invertible_conv1x1 import InvertibleConv1x1
 from tfp_ldu.layers.split_prior import SplitPrior
 from tfp_ldu.layers.squeeze_layer import SqueezeLayer
+from tfp_ldu.layers.context_prior import ContextPrior
 
 tfb = tfp.bijectors
 
@@ -50,8 +52,8 @@ class GlowBijector(BijectorLayer):
     self.model = model
     self.built = True
 
-  def bijector(self, training=None):
-    return self.model.flow_bijector(training)
+  def bijector(self, training=None, context=None):
+    return self.model.flow_bijector(training, context)
 
 
 def squeeze_sandwich():
@@ -64,15 +66,17 @@ def squeeze_sandwich():
       SqueezeLayer(image, unsqueeze=True, dtype="float64")], dtype="float64")
 
 
-def coupling(image_shape, mask, additive, seed):
+def coupling(image_shape, mask, additive, seed, context_size=0, scale=0.2):
+  keras.utils.set_random_seed(seed)  # The network's initial kernels too.
   layer = AffineCouplingLayer(image_shape, mask, hidden_channels=6, additive=additive,
-                              dtype="float64")
-  return perturbed(layer, seed, scale=0.2)
+                              context_size=context_size, dtype="float64")
+  return perturbed(layer, seed, scale=scale)
 
 
-def tiny_glow():
+def tiny_glow(**context):
+  """Two levels; with a `context_shape`, conditional couplings and the top prior."""
   model = Glow((4, 4, 2), levels=2, steps_per_level=1, hidden_channels=4, seed=5,
-               dtype="float64")
+               dtype="float64", **context)
   return GlowBijector(perturbed(model, seed=6, scale=0.1), dtype="float64")
 
 
@@ -112,4 +116,13 @@ CASES = [
                  event_size=16, event_shape=(2, 2, 4), large_input=30.0),
     BijectorCase("glow_two_levels", tiny_glow, event_size=32, event_shape=(4, 4, 2),
                  large_input=30.0),
+    BijectorCase("affine_coupling_conditional",
+                 lambda: coupling(COUPLED, channel_mask(COUPLED), False, 21, context_size=3,
+                                  scale=0.4),
+                 event_size=COUPLED_SIZE, event_shape=COUPLED, context_size=3),
+    BijectorCase("context_prior",
+                 lambda: perturbed(ContextPrior(IMAGE, 2, dtype="float64"), 17, scale=0.2),
+                 event_size=SIZE, event_shape=IMAGE, context_size=2),
+    BijectorCase("glow_conditional", lambda: tiny_glow(context_shape=(2,)), event_size=32,
+                 event_shape=(4, 4, 2), large_input=30.0, context_size=2),
 ]

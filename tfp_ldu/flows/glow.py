@@ -7,6 +7,7 @@ from tfp_ldu.bijectors.masks import channel_mask
 from tfp_ldu.bijectors.squeeze import Squeeze, squeezed_shape
 from tfp_ldu.flows.flow_model import FlowModel
 from tfp_ldu.layers.affine_coupling_layer import AffineCouplingLayer
+from tfp_ldu.layers.context_prior import ContextPrior
 from tfp_ldu.layers.first_channels_layer import FirstChannelsLayer
 from tfp_ldu.layers.image_actnorm import ImageActNorm
 from tfp_ldu.layers.invertible_conv1x1 import InvertibleConv1x1
@@ -66,7 +67,12 @@ class Glow(FlowModel):
     dequantizer: optional dequantiser of discrete pixels (see `FlowModel`).
     logit_alpha: optional logit preprocessing (see `FlowModel`).
     seed: seed of the 1x1 convolutions' random rotations (None: random).
-    **kwargs: `keras.Model` arguments (`dtype`, `name`, ...).
+    **kwargs: `FlowModel` arguments (`dtype`, `name`, ...; `context_shape`
+      and `context_net` for a conditional Glow p(x | c), e.g. class-
+      conditional with one-hot labels: every coupling network reads the
+      context features as extra channels, and the last level ends with
+      openai/glow's conditional prior of the top latent, N(mu(c), sigma(c))
+      per channel (`tfp_ldu.layers.ContextPrior`)).
 
   Raises:
     ValueError: for H or W not divisible by 2^levels, levels or
@@ -90,6 +96,8 @@ class Glow(FlowModel):
   [2] Dinh, Sohl-Dickstein, Bengio. Density estimation using Real NVP.
       ICLR 2017. https://arxiv.org/abs/1605.08803
   """
+
+  takes_context = True
 
   def __init__(self, event_shape, levels=2, steps_per_level=4, hidden_channels=512,
                coupling="affine", dequantizer=None, logit_alpha=None, seed=None, **kwargs):
@@ -132,6 +140,7 @@ class Glow(FlowModel):
           AffineCouplingLayer(squeezed, channel_mask(squeezed),
                               hidden_channels=self.hidden_channels,
                               additive=self.coupling == "additive",
+                              context_size=self.context_size,
                               name=f"{prefix}_coupling", dtype=self.dtype_policy)]
     if level < self.levels - 1:
       kept = squeezed[-1] // 2
@@ -139,6 +148,9 @@ class Glow(FlowModel):
           SplitPrior(squeezed, name=f"{name}_split_prior", dtype=self.dtype_policy),
           FirstChannelsLayer(squeezed, kept, self._level((*squeezed[:2], kept), level + 1),
                              name=f"{name}_kept_half", dtype=self.dtype_policy)]
+    elif self.context_size:  # The top latent's class-conditional prior.
+      layers.append(ContextPrior(squeezed, self.context_size, name=f"{name}_context_prior",
+                                 dtype=self.dtype_policy))
     layers.append(SqueezeLayer(shape, unsqueeze=True, name=f"{name}_unsqueeze",
                                dtype=self.dtype_policy))
     return layers

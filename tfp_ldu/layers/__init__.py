@@ -30,9 +30,11 @@ from tfp_ldu.layers.image_mixture_logistic_coupling_layer import ImageMixtureLog
 from tfp_ldu.layers.variational_dequantizer import VariationalDequantizer
 from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 from tfp_ldu.layers.flatten_event import FlattenEvent
+from tfp_ldu.layers.context_prior import ContextPrior
+from tfp_ldu.layers.context_standardization import ContextStandardization
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
            "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
            "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks",
-           "FlattenEvent"]
+           "FlattenEvent", "ContextPrior", "ContextStandardization"]

@@ -8,6 +8,8 @@ from tfp_ldu.bijectors.masked_coupling import MaskedCoupling
 from tfp_ldu.bijectors.shape_checks import check_image_shape, check_transform_mask
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.precision import conditioner_policy
+from tfp_ldu.nets.context_inputs import check_context
+from tfp_ldu.nets.context_inputs import concat_context
 from tfp_ldu.nets.coupling_conv_net import CouplingConvNet
 
 __all__ = ["AffineCouplingLayer"]
@@ -42,6 +44,9 @@ class AffineCouplingLayer(BijectorLayer):
       non-empty).
     hidden_channels: width of the network (Glow: 512).
     additive: NICE's additive coupling instead of the affine one.
+    context_size: C_ctx > 0 for a conditional coupling: the network also
+      reads the context features `[N, C_ctx]`, broadcast over the image as
+      C_ctx more channels (`bijector(context=c)`; `concat_context`).
     **kwargs: standard Keras layer arguments.
 
   #### References
@@ -55,26 +60,29 @@ class AffineCouplingLayer(BijectorLayer):
   """
 
   def __init__(self, event_shape, transform_mask, hidden_channels=512, additive=False,
-               **kwargs):
+               context_size=0, **kwargs):
     super().__init__(**kwargs)
     self.image_shape = check_image_shape("AffineCouplingLayer", event_shape)
     self.transform_mask = mask = check_transform_mask("AffineCouplingLayer", transform_mask,
                                                       self.image_shape)
     self.hidden_channels = int(hidden_channels)
     self.additive = bool(additive)
+    self.context_size = int(context_size)
     channels = self.image_shape[-1]
     self.network = CouplingConvNet(self.hidden_channels,
                                    channels if self.additive else 2 * channels,
                                    name="network",
                                    dtype=conditioner_policy(self.dtype_policy))
-    self.network.build((None, *self.image_shape[:2], 2 * channels))
+    self.network.build((None, *self.image_shape[:2], 2 * channels + self.context_size))
     self._transformed_indices = np.flatnonzero(mask.reshape(-1))
     self.built = True
 
-  def coupling_parameters(self, masked):
-    """(t,) or (t, h), each `[..., D_t]`, from the image `[..., H, W, C]` with x[m] zeroed."""
+  def coupling_parameters(self, masked, context=None):
+    """(t,) or (t, h), each `[..., D_t]`, from the image `[..., H, W, C]` with x[m] zeroed
+    (and the context `[N, C_ctx]`)."""
     mask = tf.broadcast_to(tf.constant(self.transform_mask, masked.dtype), tf.shape(masked))
-    out = tf.cast(self.network(tf.concat([masked, mask], axis=-1)), masked.dtype)
+    inputs = concat_context(tf.concat([masked, mask], axis=-1), context, spatial_axes=2)
+    out = tf.cast(self.network(inputs), masked.dtype)
     flat_shape = tf.concat([tf.shape(masked)[:-3], [-1]], axis=0)
     channels = self.image_shape[-1]
     parts = (out,) if self.additive else (out[..., :channels], out[..., channels:])
@@ -91,13 +99,16 @@ class AffineCouplingLayer(BijectorLayer):
   def _additive(shift):
     return ElementwiseAffine(shift=-shift, event_ndims=1, name="additive")
 
-  def bijector(self, training=None):
-    """A fresh `MaskedCoupling` over the current weights."""
+  def bijector(self, training=None, context=None):
+    """A fresh `MaskedCoupling` over the current weights (given `context`)."""
     del training
+    check_context(type(self).__name__, self.context_size, context)
     transformer = self._additive if self.additive else self._affine
-    return MaskedCoupling(self.coupling_parameters, transformer, self.transform_mask)
+    return MaskedCoupling(lambda masked: self.coupling_parameters(masked, context),
+                          transformer, self.transform_mask)
 
   def get_config(self):
     return {**super().get_config(), "event_shape": list(self.image_shape),
             "transform_mask": self.transform_mask.tolist(),
-            "hidden_channels": self.hidden_channels, "additive": self.additive}
+            "hidden_channels": self.hidden_channels, "additive": self.additive,
+            "context_size": self.context_size}

@@ -44,14 +44,19 @@ class FirstChannelsLayer(BijectorLayer):
     self.inner_layers = list(layers)
     self.built = True
 
-  def initialize(self, x):
-    """Initialises each inner layer that needs it from the batch it sees."""
-    initialize_in_order(self.inner_layers, x[..., :self.num_channels])
+  def initialize(self, x, context=None):
+    """Initialises each inner layer that needs it from the batch it sees (given `context`)."""
+    initialize_in_order(self.inner_layers, x[..., :self.num_channels], context)
 
-  def bijector(self, training=None):
-    """A fresh `FirstChannels` over the inner layers' current weights."""
-    inner = tfb.Chain([layer.bijector(training=training) for layer in self.inner_layers],
-                      name="inner")
+  @property
+  def context_size(self):
+    """The largest context size of the inner layers (0: none reads a context)."""
+    return max(getattr(layer, "context_size", 0) for layer in self.inner_layers)
+
+  def bijector(self, training=None, context=None):
+    """A fresh `FirstChannels` over the inner layers' current weights (and `context`)."""
+    inner = tfb.Chain([layer.bijector(training=training, context=context)
+                       for layer in self.inner_layers], name="inner")
     return FirstChannels(inner, self.num_channels, self.image_shape)
 
   def get_config(self):
