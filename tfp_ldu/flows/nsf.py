@@ -31,6 +31,9 @@ class NSF(FlowModel):
     dropout: MADE dropout rate.
     num_bins: K, bins per spline (the paper: 8).
     bound: B, the splines' interval [-B, B] (the paper: 3).
+    soft_clip: bound the raw spline parameters smoothly, as zuko does
+      (`MaskedAutoregressive(soft_clip=True)`; models saved before the option
+      existed reload without it).
     **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
       conditional NSF p(x | c): every MADE sees the context; `dtype`, ...).
 
@@ -55,7 +58,7 @@ class NSF(FlowModel):
   takes_context = True
 
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
-               num_bins=8, bound=3.0, **kwargs):
+               num_bins=8, bound=3.0, soft_clip=True, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     self.num_blocks = int(num_blocks)
     if self.num_blocks < 1:
@@ -64,11 +67,13 @@ class NSF(FlowModel):
     self.dropout = float(dropout)
     self.num_bins = int(num_bins)
     self.bound = float(bound)
+    self.soft_clip = bool(soft_clip)
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
                                         dropout=self.dropout, transformer="spline",
                                         num_bins=self.num_bins, bound=self.bound,
                                         context_size=self.context_size,
+                                        soft_clip=self.soft_clip,
                                         name=f"spline_{i}", dtype=self.dtype_policy)
                    for i in range(self.num_blocks)]
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
@@ -77,4 +82,9 @@ class NSF(FlowModel):
   def get_config(self):
     return {**super().get_config(), "num_blocks": self.num_blocks,
             "hidden_units": list(self.hidden_units), "dropout": self.dropout,
-            "num_bins": self.num_bins, "bound": self.bound}
+            "num_bins": self.num_bins, "bound": self.bound, "soft_clip": self.soft_clip}
+
+  @classmethod
+  def from_config(cls, config):
+    """Models saved before `soft_clip` existed computed without it, and still do."""
+    return super().from_config({"soft_clip": False, **config})

@@ -5,6 +5,7 @@ import tensorflow_probability as tfp
 
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import num_spline_parameters
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import rational_quadratic_spline
+from tfp_ldu.bijectors.rational_quadratic_spline_parameters import soft_clip
 from tfp_ldu.layers.bijector_layer import BijectorLayer
 from tfp_ldu.layers.bijector_layer import vector_event_size
 from tfp_ldu.layers.precision import conditioner_policy
@@ -23,13 +24,17 @@ class MaskedAutoregressive(BijectorLayer):
   Data -> latent (the bijector's `inverse`, one pass), with the transformer
   of element i conditioned on x_{<i}:
 
-      affine (MAF):   z_i = (x_i - mu_i(x_{<i})) * exp(-alpha_i(x_{<i}))
+      affine (MAF):   z_i = (x_i - mu_i(x_{<i})) * exp(-alpha_i(x_{<i})),
+                      alpha = soft_clip(MADE output) in (-ln 1e3, ln 1e3)
       spline (NSF):   z_i = RQS_i^{-1}(x_i),  RQS_i a rational-quadratic spline
                       with K bins on [-B, B] and the identity outside, its
                       3K - 1 parameters from the MADE
                       (`tfp_ldu.bijectors.rational_quadratic_spline_parameters`)
 
-  then the order is reversed (`reverse=True`) so that stacked layers
+  (with `soft_clip=True`, the default: zuko's bounds; without them the
+  two-moons posterior of `bench/sbi.py` drove MAF's log-scales to a NaN
+  loss; layers saved before the option existed reload without it), then
+  the order is reversed (`reverse=True`) so that stacked layers
   alternate their autoregressive order.  Sampling (`forward`) runs D passes.
   `tfb.AutoregressiveNetwork` is a tf_keras layer whose weights Keras 3 never
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
@@ -47,6 +52,8 @@ class MaskedAutoregressive(BijectorLayer):
     num_bins: K, spline bins (NSF: 8).
     bound: B, the spline's interval [-B, B] (NSF: 3).
     context_size: C, context features (0: unconditional).
+    soft_clip: bound the raw log-scales (affine) or spline parameters
+      smoothly, as zuko does (`rational_quadratic_spline_parameters.soft_clip`).
 
   #### References
 
@@ -58,7 +65,7 @@ class MaskedAutoregressive(BijectorLayer):
 
   def __init__(self, event_shape, hidden_units=(256, 256), activation="relu", dropout=0.0,
                reverse=True, transformer="affine", num_bins=8, bound=3.0, context_size=0,
-               **kwargs):
+               soft_clip=True, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     if transformer not in ("affine", "spline"):
@@ -75,6 +82,7 @@ class MaskedAutoregressive(BijectorLayer):
     self.dropout = float(dropout)
     self.reverse = bool(reverse)
     self.context_size = int(context_size)
+    self.soft_clip = bool(soft_clip)
     params = 2 if transformer == "affine" else num_spline_parameters(self.num_bins)
     self.made = MADE(self.event_size, self.hidden_units, params_per_dim=params,
                      activation=activation, dropout=self.dropout,
@@ -93,12 +101,13 @@ class MaskedAutoregressive(BijectorLayer):
     if self.transformer == "affine":
       def shift_and_log_scale(x):
         params = tf.cast(self.made(x, context=context), x.dtype)
-        return params[..., 0], params[..., 1]
+        log_scale = soft_clip(params[..., 1]) if self.soft_clip else params[..., 1]
+        return params[..., 0], log_scale
       maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     else:
       def spline(x):
         return rational_quadratic_spline(tf.cast(self.made(x, context=context), x.dtype),
-                                         self.num_bins, self.bound)
+                                         self.num_bins, self.bound, clip=self.soft_clip)
       maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
     if not self.reverse:
       return maf
@@ -110,4 +119,9 @@ class MaskedAutoregressive(BijectorLayer):
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout, "reverse": self.reverse,
             "transformer": self.transformer, "num_bins": self.num_bins, "bound": self.bound,
-            "context_size": self.context_size}
+            "context_size": self.context_size, "soft_clip": self.soft_clip}
+
+  @classmethod
+  def from_config(cls, config):
+    """Layers saved before `soft_clip` existed computed without it, and still do."""
+    return super().from_config({"soft_clip": False, **config})
