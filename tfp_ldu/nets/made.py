@@ -229,3 +229,7 @@ class MADE(keras.layers.Layer):
             "bias_initializer": _serialize(self.bias_initializer),
             "reverse": self.reverse, "context_size": self.context_size}
 
+
+
+def _serialize(initializer):
+  return None if initializer is None else keras.initializers.serialize(initializer)
