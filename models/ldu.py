@@ -42,7 +42,6 @@ SPEC = FlowSpec(
         table_options=("num_blocks", "num_d_scales", "num_mixtures", "filters",
                        "num_residual_blocks"),
         fixed=dict(conditioner="pixelcnn"),
-        data_options=uniform_dequantization_and_logit,
-        conditional=False),  # PixelCNN shifts do not take a context yet.
+        data_options=uniform_dequantization_and_logit),
     tiny=dict(num_blocks=1, num_d_scales=1, hidden_units=(8,)),
 )

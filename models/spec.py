@@ -160,8 +160,6 @@ class Variant:
       quick configuration (`DataInfo.quick`); `None`: the row's.
     xla_on_cpu: event size D -> whether XLA is faster than a plain graph
       without a GPU (measured by `bench/throughput.py`).
-    conditional: whether this model can learn p(x | c) (`--conditional`);
-      None: the flow class says (`takes_context`).
   """
   flow_class: type
   options: Mapping[str, Option]
@@ -172,7 +170,6 @@ class Variant:
   training: Optional[Mapping] = None
   quick_training: Optional[Mapping] = None
   xla_on_cpu: Callable[[int], bool] = always
-  conditional: Optional[bool] = None
 
 
 def flag_names(options, flags=()):
@@ -224,13 +221,9 @@ class FlowSpec:
   def conditional_on(self, data):
     """Whether the family's model for `data` can be conditional (`--conditional`).
 
-    The variant's `conditional`, or else whether its flow class takes a
-    context (`takes_context`).
+    Whether its flow class takes a context (`takes_context`).
     """
-    variant = self.variant(data)
-    if variant.conditional is not None:
-      return variant.conditional
-    return bool(variant.flow_class.takes_context)
+    return bool(self.variant(data).flow_class.takes_context)
 
   def has_image_model(self, data):
     """Whether the family's own image model (not the flat vector model) serves `data`."""

@@ -35,10 +35,11 @@ def make_ldu_block(context_size=0):
   return block
 
 
-def make_pixelcnn_ldu_block():
-  """An LDU block on 2x3x2 images: PixelCNN shifts over flat NHWC rows."""
+def make_pixelcnn_ldu_block(context_size=0):
+  """An LDU block on 2x3x2 images: PixelCNN shifts over flat NHWC rows (conditional ones
+  with a context: their projections and the D-scales' start at zero, then get perturbed)."""
   block = LDUBlock(12, num_d_scales=2, num_components=3, image_shape=(2, 3, 2), filters=4,
-                   num_residual_blocks=1, dtype="float64")
+                   num_residual_blocks=1, context_size=context_size, dtype="float64")
   rng = np.random.default_rng(3)
   for d_scale in block.d_scales:
     randomise_d_scale(d_scale, rng)
@@ -60,4 +61,6 @@ CASES = [
     BijectorCase("ldu_block_conditional", lambda: make_ldu_block(context_size=2),
                  event_size=4, context_size=2),
     BijectorCase("ldu_block_pixelcnn", make_pixelcnn_ldu_block, event_size=12),
+    BijectorCase("ldu_block_pixelcnn_conditional", lambda: make_pixelcnn_ldu_block(2),
+                 event_size=12, context_size=2),
 ]

@@ -31,8 +31,8 @@ class LDUBlock(BijectorLayer):
     image_shape: (H, W, C) for PixelCNN shifts; None for MADEs.
     filters, num_residual_blocks: of the PixelCNNs (paper: 16 and 2).
     tolerance, max_iterations, solver: numeric-inverse settings.
-    context_size: C > 0: both MADE shifts take the context features `[N, C]`
-      (`bijector(context=c)`); PixelCNN shifts are not conditional yet.
+    context_size: C > 0: both shifts (MADEs or conditional PixelCNNs) take the
+      context features `[N, C]` (`bijector(context=c)`).
     context_d_scales: with a context, the D-scales' parameters move with it
       too (`SinusoidalParameters(context_size=C)`).
   """
@@ -62,9 +62,6 @@ class LDUBlock(BijectorLayer):
           dropout=self.dropout, tolerance=tolerance, context_size=self.context_size,
           name=name, dtype=self.dtype_policy)
     else:
-      if self.context_size:
-        raise ValueError("LDUBlock: PixelCNN shifts are not conditional yet; use MADE "
-                         "shifts (image_shape=None) for a context.")
       if int(np.prod(self.image_shape)) != self.event_size:
         raise ValueError(f"LDUBlock: image_shape {self.image_shape} holds "
                          f"{int(np.prod(self.image_shape))} values, not event_size = "
@@ -72,7 +69,7 @@ class LDUBlock(BijectorLayer):
       shift = lambda upper, name: PixelCNNShift(
           self.image_shape, filters=self.filters,
           num_residual_blocks=self.num_residual_blocks, upper=upper, tolerance=tolerance,
-          name=name, dtype=self.dtype_policy)
+          context_size=self.context_size, name=name, dtype=self.dtype_policy)
     self.lower_shift = shift(False, "lower_shift")
     self.upper_shift = shift(True, "upper_shift")
     self.d_scales = [
@@ -96,10 +93,7 @@ class LDUBlock(BijectorLayer):
   def bijector(self, training=None, context=None):
     """A fresh `LDU` bijector over this layer's current weights (shifts given `context`)."""
     del training
-    if self.image_shape is None:
-      lower, upper = self.lower_shift.shift_for(context), self.upper_shift.shift_for(context)
-    else:
-      lower, upper = self.lower_shift.shift, self.upper_shift.shift
+    lower, upper = self.lower_shift.shift_for(context), self.upper_shift.shift_for(context)
     return LDU(lower, [p.bijector(context=context if p.context_size else None)
                        for p in self.d_scales], upper,
                event_size=self.event_size, tolerance=self.tolerance)

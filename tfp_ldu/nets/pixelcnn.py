@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from tfp_ldu.nets.context_inputs import check_context
 from tfp_ldu.nets.initialized_flag import InitializedFlag
 from tfp_ldu.nets.masked_conv2d import MaskedConv2D
 
@@ -121,20 +122,24 @@ class PixelCNNResidualBlock(keras.layers.Layer):
       conv.build(shape)
       shape = conv.compute_output_shape(shape)
 
-  def _forward(self, x, initialize):
+  def _forward(self, x, initialize, context_bias=None):
     h = x
-    for norm, conv in zip(self.norms, self.convs):
+    for index, (norm, conv) in enumerate(zip(self.norms, self.convs)):
       if initialize:
         norm.initialize(h)
       h = conv(self._activation(norm(h)))
+      if index == 0 and context_bias is not None:  # The same shift at every pixel.
+        h = h + context_bias[:, tf.newaxis, tf.newaxis, :]
     return x + h
 
-  def call(self, x):
-    return self._forward(x, initialize=False)
+  def call(self, x, context_bias=None):
+    """`x` `[N, H, W, filters]`; `context_bias` `[N, bottleneck]` is added after the
+    first convolution (a conditional PixelCNN's projection of its context)."""
+    return self._forward(x, initialize=False, context_bias=context_bias)
 
-  def initialize(self, x):
+  def initialize(self, x, context_bias=None):
     """Initialises the norms in order on `x` `[N, H, W, filters]` (eagerly); returns y."""
-    return self._forward(x, initialize=True)
+    return self._forward(x, initialize=True, context_bias=context_bias)
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape)
@@ -187,15 +192,23 @@ class PixelCNN(keras.layers.Layer):
   they all flow through it).  The norms are set from data by `initialize(x)`,
   which the flow calls eagerly once on the batch this network sees.
 
+  Conditional (`context_size=C_ctx > 0`, as PixelCNN++'s conditional gated
+  resnets): each residual block adds a learned projection of the context
+  features `[..., C_ctx]` after its first convolution, the same at every
+  pixel, so s(x, c) stays strictly autoregressive in x while depending on
+  all of c.  The projections start at zero (the unconditional network).
+
   Shapes: input flat `[..., H * W * C]` (flat NHWC rows) or images
-  `[..., H, W, C]`; output has the input's shape.  Feature widths need
+  `[..., H, W, C]`; output has the input's shape; the context broadcasts
+  against the input's batch axes.  Feature widths need
   `filters >= C` so every channel group owns a feature map (groups are
   interleaved, so F need not be a multiple of C: F = 16 with C = 3 works).
   """
 
   def __init__(self, image_shape, filters=16, num_residual_blocks=2, kernel_size=7,
                residual_kernel_size=3, activation="relu", upper=False,
-               output_init_scale=1e-2, kernel_initializer="glorot_uniform", **kwargs):
+               output_init_scale=1e-2, kernel_initializer="glorot_uniform", context_size=0,
+               **kwargs):
     super().__init__(**kwargs)
     image_shape = tuple(int(d) for d in image_shape)
     if len(image_shape) != 3 or min(image_shape) < 1:
@@ -228,6 +241,7 @@ class PixelCNN(keras.layers.Layer):
     self.output_init_scale = float(output_init_scale)
     self.kernel_initializer = keras.initializers.get(kernel_initializer)
     self._activation = keras.activations.get(activation)
+    self.context_size = int(context_size)
 
     stream = 2 * self.filters
     conv = lambda filters, kernel_size, mask_type, name, **kw: MaskedConv2D(
@@ -238,6 +252,12 @@ class PixelCNN(keras.layers.Layer):
         stream, self.filters, channels, kernel_size=self.residual_kernel_size,
         activation=activation, kernel_initializer=self.kernel_initializer,
         name=f"block_{i}", dtype=self.dtype_policy) for i in range(self.num_residual_blocks)]
+    self.context_projections = [
+        keras.layers.Dense(self.filters, use_bias=False, kernel_initializer="zeros",
+                           name=f"context_projection_{i}", dtype=self.dtype_policy)
+        for i in range(self.num_residual_blocks)] if self.context_size else []
+    for projection in self.context_projections:
+      projection.build((None, self.context_size))
     self.head_norm = PixelActNorm(name="head_norm", dtype=self.dtype_policy)
     self.head_conv = conv(self.filters, 1, "B", "head_conv", use_bias=False,
                           kernel_initializer=self.kernel_initializer)
@@ -287,25 +307,40 @@ class PixelCNN(keras.layers.Layer):
     images = tf.reshape(x, (-1,) + self.image_shape)
     return tf.reverse(images, axis=[1, 2, 3]) if self.upper else images
 
-  def _network(self, images, initialize):
-    """The lower (raster-order) network on `[N, H, W, C]`."""
+  def _context_rows(self, x, context):
+    """`context` broadcast to `x`'s batch axes and flattened to `[N, C_ctx]`, or None."""
+    check_context(self.name, self.context_size, context)
+    if context is None:
+      return None
+    shape = tf.TensorShape(x.shape)
+    event_rank = 1 if shape[-1] == self.event_size else 3
+    batch_shape = tf.shape(x)[:shape.rank - event_rank]
+    context = tf.cast(context, self.compute_dtype)
+    context = tf.broadcast_to(context, tf.concat([batch_shape, [self.context_size]], 0))
+    return tf.reshape(context, [-1, self.context_size])
+
+  def _network(self, images, initialize, context=None):
+    """The lower (raster-order) network on `[N, H, W, C]` (contexts `[N, C_ctx]`)."""
     def normalise(norm, h):
       if initialize:
         norm.initialize(h)
       return self._activation(norm(h))
 
     h = self.input_conv(images)
-    for block in self.blocks:
-      h = block.initialize(h) if initialize else block(h)
+    biases = ([projection(context) for projection in self.context_projections]
+              if context is not None else [None] * len(self.blocks))
+    for block, bias in zip(self.blocks, biases):
+      h = block.initialize(h, bias) if initialize else block(h, context_bias=bias)
     h = self.head_conv(normalise(self.head_norm, h))
     s = self.output_conv(normalise(self.output_norm, h))
     return tf.reverse(s, axis=[1, 2, 3]) if self.upper else s
 
-  def call(self, x):
-    s = self._network(self._to_images(x, self.name), initialize=False)
+  def call(self, x, context=None):
+    s = self._network(self._to_images(x, self.name), initialize=False,
+                      context=self._context_rows(x, context))
     return tf.reshape(s, tf.shape(x))
 
-  def initialize(self, x):
+  def initialize(self, x, context=None):
     """Data-dependent initialisation of every norm, in data order (eager only).
 
     Args:
@@ -313,12 +348,14 @@ class PixelCNN(keras.layers.Layer):
         (for `upper=True` the un-reversed input: the reversal happens inside).
         Norms already initialised (e.g. restored from a checkpoint) are left
         as they are, so a second call changes nothing.
+      context: the batch's context features `[N, C_ctx]` (conditional networks).
     """
     if not tf.executing_eagerly():
       raise RuntimeError("PixelCNN.initialize must run eagerly (call it once on the "
                          "first batch, outside tf.function).")
     x = tf.convert_to_tensor(np.asarray(x), dtype=self.compute_dtype)
-    self._network(self._to_images(x, f"{self.name}.initialize"), initialize=True)
+    self._network(self._to_images(x, f"{self.name}.initialize"), initialize=True,
+                  context=self._context_rows(x, context))
 
   def compute_output_shape(self, input_shape):
     return tuple(input_shape)
@@ -330,4 +367,5 @@ class PixelCNN(keras.layers.Layer):
             "residual_kernel_size": self.residual_kernel_size,
             "activation": self.activation, "upper": self.upper,
             "output_init_scale": self.output_init_scale,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "context_size": self.context_size}
