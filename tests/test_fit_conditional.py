@@ -56,8 +56,8 @@ def test_class_conditional_digits_with_maf(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--dataset", "moons"], "--dataset moons has no contexts; data sets of pairs"),
-    (["--dataset", "digits", "--model", "flowpp"],
-     "--model flowpp is not conditional yet on images; conditional models there: glow, ldu"),
+    (["--dataset", "digits", "--model", "planar"],
+     "--model planar is not conditional yet on images; conditional models there: flowpp, glow"),
     (["--dataset", "rotating_moons", "--model", "planar"],
      "--model planar is not conditional yet on vectors"),
     (["--dataset", "rotating_moons", "--augment-dims", "1", "--model", "maf"],

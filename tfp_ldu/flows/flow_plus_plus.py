@@ -113,7 +113,13 @@ class FlowPlusPlus(FlowModel):
       attention, context_filters, num_context_blocks); its dropout is `dropout`.
     seed: seed of the dequantisation noise and the 1x1 convolutions.
     min_log_scale, tolerance, num_halvings: of the `MixtureLogisticCDF`s.
-    **kwargs: `FlowModel`/`keras.Model` arguments (`name`, `dtype`).
+    **kwargs: `FlowModel`/`keras.Model` arguments (`name`, `dtype`;
+      `context_shape` and `context_net` for a conditional p(x | c): every
+      coupling's gated network adds the context features, broadcast over the
+      image, in each gated convolution, as the variational dequantiser's
+      inner flow adds its features of x.  The dequantiser q(u | x) itself
+      stays unconditional, which keeps E_q[log p(y | c) - log q(u | x)] a
+      lower bound on log P(x | c)).
 
   #### Example
 
@@ -137,6 +143,8 @@ class FlowPlusPlus(FlowModel):
 
   # Saved configs: Flow++'s conditioner depth was `num_blocks`.
   renamed_arguments = {**RENAMED_ARGUMENTS, "num_blocks": "conditioner_blocks"}
+
+  takes_context = True
 
   def __init__(self, event_shape, num_components=None, filters=None, conditioner_blocks=None,
                num_heads=None, dropout=None, num_couplings=(4, 2, 3),
@@ -217,6 +225,7 @@ class FlowPlusPlus(FlowModel):
         dropout=self.dropout,
         attention=self.attention, min_log_scale=self.min_log_scale,
         tolerance=self.tolerance, num_halvings=self.num_halvings,
+        context_channels=self.context_size or None,  # A conditional flow's features.
         name=f"{name}_coupling", dtype=self.dtype_policy))
     return layers
 

@@ -49,7 +49,9 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
   Context: with `context_channels` set, `bijector(training, context)` and
   `call(x, training, context)` take features `[N, H, W, context_channels]`
   that every gated convolution of the network adds (Flow++'s variational
-  dequantiser conditions q(u | x) this way); they must then be given.
+  dequantiser conditions q(u | x) this way); they must then be given.  A
+  conditional flow's vector features `[N, context_channels]` (rank 2) are
+  broadcast over the image first, so the same layer serves p(x | c).
 
   Shapes: `[N, H, W, C] -> [N, H, W, C]`.
 
@@ -110,6 +112,10 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     indicator = tf.broadcast_to(tf.constant(self._pass_fraction, images.dtype),
                                 tf.stack([tf.shape(images)[0], height, width, 1]))
     network_dtype = self.network.compute_dtype
+    if context is not None and context.shape.rank == 2:  # A flow's [N, C] features.
+      context = tf.broadcast_to(
+          context[..., tf.newaxis, tf.newaxis, :],
+          tf.concat([batch_shape, [height, width, self.context_channels]], 0))
     if context is not None:
       context = tf.cast(tf.reshape(context, [-1, height, width, self.context_channels]),
                         network_dtype)
@@ -121,6 +127,11 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     out = tf.reshape(out, tf.concat(
         [batch_shape, [len(self._transformed_indices), self._num_parameters]], axis=0))
     return mixture_logistic_parameters(out, self.num_components)
+
+  @property
+  def context_size(self):
+    """The context features this coupling reads (0: none)."""
+    return self.context_channels or 0
 
   def bijector(self, training=None, context=None):
     """A fresh `MixtureLogisticCoupling` over the current weights (and `context`)."""
