@@ -246,8 +246,12 @@ def run_one(args, task, model, seed, arrays, data_dir, reference, mean, std):
 def main(argv=None):
   args = parse_args(argv)
   import tensorflow as tf
-  tf.config.threading.set_intra_op_parallelism_threads(args.threads)
-  tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+  try:
+    tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+    tf.config.threading.set_inter_op_parallelism_threads(args.threads)
+  except RuntimeError:  # TensorFlow already ran in this process (e.g. under pytest).
+    print(f"--threads {args.threads}: TensorFlow is initialised already; its thread "
+          f"counts are kept.")
   out = pathlib.Path(args.out)
   out.mkdir(parents=True, exist_ok=True)
   command = " ".join(["bench/sbi.py", *(sys.argv[1:] if argv is None else argv)])

@@ -187,8 +187,6 @@ def library_parts(layer):
 def bijector_of(part, case):
   if isinstance(part, BijectorLayer):
     return bijector_for(case, part)
-  if case.context_size:  # A conditional flow model: its raw contexts.
-    return part.flow_bijector(context=tf.constant(context(case, 16)))
   return part.flow_bijector()
 
 

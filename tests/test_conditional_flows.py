@@ -67,8 +67,13 @@ def test_every_conditional_family_is_registered():
   assert set(conditional_flow_names()) <= registered | IMAGE_FAMILIES
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64"])
-@pytest.mark.parametrize("name", sorted(BUILDERS))
+# float64 checks the exactness of the numeric inverses; the closed-form flows train in
+# float32 only (their float64 maps are checked in the bijector registry).
+CASES = [(name, dtype) for name in sorted(BUILDERS) for dtype in ("float32", "float64")
+         if dtype == "float32" or name in ("ldu", "residual")]
+
+
+@pytest.mark.parametrize("name, dtype", CASES)
 def test_conditional_flow_trains_samples_and_reloads(name, dtype, tmp_path):
   keras.utils.set_random_seed(0)
   model = BUILDERS[name](dtype, context_shape=(C,))

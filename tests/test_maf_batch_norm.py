@@ -104,7 +104,8 @@ def test_maf_with_batch_norm_trains_samples_and_reloads(tmp_path):
   before = model.evaluate(x, batch_size=256, verbose=0)
   loss = model.fit(x, batch_size=256, epochs=15, verbose=0).history["loss"]
   after = model.evaluate(x, batch_size=256, verbose=0)  # The moving statistics.
-  assert loss[-1] < loss[0] - 0.5 and after < before, (before, after, loss)
+  # 0.49 nats in 15 epochs with soft-clipped log-scales (0.5 without).
+  assert loss[-1] < loss[0] - 0.4 and after < before, (before, after, loss)
   log_prob = model.log_prob(x[:16]).numpy()
   assert np.all(np.isfinite(log_prob))
   samples = model.sample(32, seed=3).numpy()

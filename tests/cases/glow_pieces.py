@@ -52,8 +52,8 @@ class GlowBijector(BijectorLayer):
     self.model = model
     self.built = True
 
-  def bijector(self, training=None, context=None):
-    return self.model.flow_bijector(training, context)
+  def bijector(self, training=None):
+    return self.model.flow_bijector(training)
 
 
 def squeeze_sandwich():
@@ -73,10 +73,9 @@ def coupling(image_shape, mask, additive, seed, context_size=0, scale=0.2):
   return perturbed(layer, seed, scale=scale)
 
 
-def tiny_glow(**context):
-  """Two levels; with a `context_shape`, conditional couplings and the top prior."""
+def tiny_glow():
   model = Glow((4, 4, 2), levels=2, steps_per_level=1, hidden_channels=4, seed=5,
-               dtype="float64", **context)
+               dtype="float64")
   return GlowBijector(perturbed(model, seed=6, scale=0.1), dtype="float64")
 
 
@@ -123,6 +122,4 @@ CASES = [
     BijectorCase("context_prior",
                  lambda: perturbed(ContextPrior(IMAGE, 2, dtype="float64"), 17, scale=0.2),
                  event_size=SIZE, event_shape=IMAGE, context_size=2),
-    BijectorCase("glow_conditional", lambda: tiny_glow(context_shape=(2,)), event_size=32,
-                 event_shape=(4, 4, 2), large_input=30.0, context_size=2),
 ]

@@ -50,8 +50,4 @@ CASES = [
     BijectorCase("masked_autoregressive_conditional_univariate",
                  lambda: make_maf(6, event_size=1, context_size=3), event_size=1,
                  context_size=3, dead_weights=("made/kernel_0",)),
-    BijectorCase("masked_autoregressive_spline_conditional",
-                 lambda: make_maf(7, output_gain=3.0, transformer="spline", num_bins=5,
-                                  bound=2.0, context_size=2),
-                 event_size=4, data_scale=2.0, context_size=2),
 ]

@@ -112,6 +112,8 @@ class ImageMixtureLogisticCouplingLayer(BijectorLayer):
     indicator = tf.broadcast_to(tf.constant(self._pass_fraction, images.dtype),
                                 tf.stack([tf.shape(images)[0], height, width, 1]))
     network_dtype = self.network.compute_dtype
+    if context is not None:
+      context = tf.convert_to_tensor(context)
     if context is not None and context.shape.rank == 2:  # A flow's [N, C] features.
       context = tf.broadcast_to(
           context[..., tf.newaxis, tf.newaxis, :],
