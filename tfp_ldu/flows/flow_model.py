@@ -404,9 +404,14 @@ class FlowModel(FlowTraining, keras.Model):
     `x` may be `{"x": x, "context": c}` (conditional models): then c must be
     `[N, *context_shape]` too.
     """
-    x, context = self.split_inputs(x)
+    self._as_inputs(x)
+
+  def _as_inputs(self, inputs):
+    """`(x, context)` tensors from `x` or `{"x": x, "context": c}`: `[N, *event_shape]` and
+    `[N, *context_shape]` (None for an unconditional model), or a clear error."""
+    x, context = self.split_inputs(inputs)
     x = self._as_input(x)
-    self._as_context(context, _num_rows(x))
+    return x, self._as_context(context, _num_rows(x))
 
   def _check_static_shape(self, shape):
     """Raises a `ValueError` unless `shape` can be `[N, *event_shape]`."""
@@ -418,9 +423,7 @@ class FlowModel(FlowTraining, keras.Model):
 
   def call(self, inputs, training=None):
     """`[N]` log-likelihoods of `x` or `{"x": x, "context": c}` (what `fit` maximises)."""
-    x, context = self.split_inputs(inputs)
-    x = self._as_input(x)
-    context = self._as_context(context, _num_rows(x))
+    x, context = self._as_inputs(inputs)
     distribution = self.transformed_distribution(training, context)
     if self.dequantizer is None:
       return distribution.log_prob(x)
@@ -727,10 +730,8 @@ class FlowModel(FlowTraining, keras.Model):
         c}`.  `fit` calls this on its first batch; call it yourself before a
         custom training loop.
     """
-    batch, context = self.split_inputs(batch)
-    h = self._as_input(batch)
-    context = self._as_context(context, _num_rows(h))
-    if context is not None and self.context_standardization.needs_initialization:
+    h, context = self._as_inputs(batch)
+    if context is not None and self.needs_context_statistics:
       self.context_standardization.initialize(context)
     if self.dequantizer is None:
       for layer in self._preprocessing:  # Say so here, not as NaNs in a later layer.
@@ -759,9 +760,7 @@ class FlowModel(FlowTraining, keras.Model):
     """
     if not any(layer.collects_statistics for layer in self.flow_layers):
       return
-    x, context = self.split_inputs(x)
-    h = self._as_input(x)
-    context = self._as_context(context, _num_rows(h))
+    h, context = self._as_inputs(x)
     if self.dequantizer is not None:
       h, _ = self.dequantizer(h, training=False)
     walk_in_order(self.flow_layers, h,
