@@ -1,4 +1,5 @@
-"""Registry cases for the vector `ActNorm` and the weightless `LogitPreprocessing`.
+"""Registry cases for the vector `ActNorm` and the weightless `LogitPreprocessing`
+and `Standardization`.
 
 ActNorm: random locations and log-scales, and a case with scales from e^-6
 to e^6 (extreme but valid).  LogitPreprocessing maps (a little more than)
@@ -9,7 +10,7 @@ inputs lie just inside the support's edges (-alpha / (1 - 2 alpha) and
 import numpy as np
 
 from tests.registry import BijectorCase
-from tfp_ldu.layers import ActNorm, LogitPreprocessing
+from tfp_ldu.layers import ActNorm, LogitPreprocessing, Standardization
 
 ALPHA = 0.05
 
@@ -41,4 +42,8 @@ CASES = [
     BijectorCase("logit_preprocessing", lambda: LogitPreprocessing(ALPHA, dtype="float64"),
                  event_size=5, sample=pixels, extreme_inputs=near_the_support_edges,
                  has_weights=False),
+    # A table in raw units: columns centred far from 0 with scales from 1e-3 to 1e3.
+    BijectorCase("standardization", lambda: Standardization(
+        [1e3, -2.0, 0.5, 40.0, 0.0], [1e3, 1e-3, 2.0, 15.0, 1.0], dtype="float64"),
+                 event_size=5, has_weights=False),
 ]

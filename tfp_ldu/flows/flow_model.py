@@ -82,7 +82,7 @@ class FlowModel(FlowTraining, keras.Model):
   takes_context = False
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
-               context_shape=None, context_net=None, **kwargs):
+               context_shape=None, context_net=None, preprocessing=None, **kwargs):
     """Builds the model.
 
     Args:
@@ -101,6 +101,11 @@ class FlowModel(FlowTraining, keras.Model):
         for an unconditional one.  Contexts are z-scored inside the model
         (`tfp_ldu.layers.ContextStandardization`, statistics from the
         training contexts), so users pass raw values.
+      preprocessing: optional bijector layers without weights that the flow
+        starts with, in data -> latent order, their log-dets counted (after
+        the dequantiser, before the logit preprocessing); e.g.
+        `[tfp_ldu.layers.Standardization(mean, std)]` so that the model takes
+        and returns data in its own units.
       context_net: optional Keras layer applied to the standardised context
         and trained end to end (e.g. a small CNN for image-shaped contexts,
         as sbi's `embedding_net`); its output, flattened, is what the
@@ -149,9 +154,18 @@ class FlowModel(FlowTraining, keras.Model):
       dequantizer.dtype_policy = self.dtype_policy
     self.dequantizer = dequantizer
     self.logit_alpha = None if logit_alpha is None else float(logit_alpha)
-    self._preprocessing = ([] if self.logit_alpha is None else
-                           [LogitPreprocessing(self.logit_alpha, name="logit",
-                                               dtype=self.dtype_policy)])
+    self.preprocessing = list(preprocessing or [])
+    if self.preprocessing and self.logit_alpha is not None:
+      raise ValueError(f"{type(self).__name__}: pass preprocessing or logit_alpha, not both "
+                       f"(the logit transform is for dequantised pixels in [0, 1)).")
+    for layer in self.preprocessing:
+      if layer.weights:
+        raise ValueError(f"{type(self).__name__}: preprocessing layers have no weights; "
+                         f"{layer.name} has {len(layer.weights)} (make it a flow layer).")
+      layer.dtype_policy = self.dtype_policy
+    self._logit = ([] if self.logit_alpha is None else
+                   [LogitPreprocessing(self.logit_alpha, name="logit", dtype=self.dtype_policy)])
+    self._preprocessing = [*self.preprocessing, *self._logit]
     self._flow_layers = []
     self._build_context(context_shape, context_net)
     # Not a dict: TensorFlow tracks dict attributes, and a tracked dict with
@@ -679,7 +693,7 @@ class FlowModel(FlowTraining, keras.Model):
     estimate (`AugmentedFlow`) override this method.
     """
     log_prob = self.transformed_distribution(False, context).log_prob(x)
-    for layer in self._preprocessing:  # Outside the logit's support: density 0.
+    for layer in self._logit:  # Outside the logit's support: density 0.
       outside = layer.outside_support(x, len(self.event_shape))
       log_prob = tf.where(outside, tf.constant(-np.inf, log_prob.dtype), log_prob)
     return log_prob
@@ -734,7 +748,7 @@ class FlowModel(FlowTraining, keras.Model):
     if context is not None and self.needs_context_statistics:
       self.context_standardization.initialize(context)
     if self.dequantizer is None:
-      for layer in self._preprocessing:  # Say so here, not as NaNs in a later layer.
+      for layer in self._logit:  # Say so here, not as NaNs in a later layer.
         if bool(tf.reduce_any(layer.outside_support(h, len(self.event_shape)))):
           raise ValueError(
               f"{type(self).__name__}.initialize: the batch holds values in "
@@ -839,6 +853,9 @@ class FlowModel(FlowTraining, keras.Model):
               "logit_alpha": self.logit_alpha}
     if self.dequantizer is not None:
       config["dequantizer"] = keras.saving.serialize_keras_object(self.dequantizer)
+    if self.preprocessing:  # Configs without it stay as they were.
+      config["preprocessing"] = [keras.saving.serialize_keras_object(layer)
+                                 for layer in self.preprocessing]
     if self.conditional:  # Unconditional configs stay as they were.
       config["context_shape"] = list(self.context_shape)
       if self.context_net is not None:
@@ -851,6 +868,9 @@ class FlowModel(FlowTraining, keras.Model):
     for name in ("dequantizer", "context_net"):
       if config.get(name) is not None:
         config[name] = keras.saving.deserialize_keras_object(config[name])
+    if config.get("preprocessing"):
+      config["preprocessing"] = [keras.saving.deserialize_keras_object(layer)
+                                 for layer in config["preprocessing"]]
     return cls(**config)
 
 

@@ -32,9 +32,12 @@ from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 from tfp_ldu.layers.flatten_event import FlattenEvent
 from tfp_ldu.layers.context_prior import ContextPrior
 from tfp_ldu.layers.context_standardization import ContextStandardization
+from tfp_ldu.layers.standardization import Standardization
+from tfp_ldu.layers.integer_dequantizer import IntegerDequantizer
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
            "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
            "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks",
-           "FlattenEvent", "ContextPrior", "ContextStandardization"]
+           "FlattenEvent", "ContextPrior", "ContextStandardization", "Standardization",
+           "IntegerDequantizer"]
