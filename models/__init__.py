@@ -12,6 +12,7 @@ live in the library (`tfp_ldu.flows`), so that `import tfp_ldu` alone
 registers them with Keras.
 """
 from models.spec import ARCHITECTURE_OPTIONS
+from models.spec import ColumnUnits
 from models.spec import DataInfo
 from models.spec import Flag
 from models.spec import FlowSpec
@@ -23,4 +24,4 @@ from models.zoo import build_model
 from models.zoo import spec_for
 
 __all__ = ["SPECS", "ALL_FLAGS", "spec_for", "build_model", "FlowSpec", "Variant", "Option",
-           "Flag", "DataInfo", "ARCHITECTURE_OPTIONS"]
+           "Flag", "DataInfo", "ColumnUnits", "ARCHITECTURE_OPTIONS"]

@@ -29,9 +29,11 @@ import math
 from typing import Callable, Mapping, Optional, Tuple
 
 from tfp_ldu.flows import AugmentedFlow
+from tfp_ldu.layers import IntegerDequantizer
+from tfp_ldu.layers import Standardization
 from tfp_ldu.layers import UniformDequantizer
 
-__all__ = ["ARCHITECTURE_OPTIONS", "DataInfo", "Option", "Flag", "Variant", "FlowSpec",
+__all__ = ["ARCHITECTURE_OPTIONS", "ColumnUnits", "DataInfo", "Option", "Flag", "Variant", "FlowSpec",
            "uniform_dequantization", "uniform_dequantization_and_logit", "always",
            "flag_names", "QUICK_IMAGE_TRAINING"]
 
@@ -39,6 +41,24 @@ __all__ = ["ARCHITECTURE_OPTIONS", "DataInfo", "Option", "Flag", "Variant", "Flo
 # each also a command-line flag (`--num-blocks`, ...).
 ARCHITECTURE_OPTIONS = ("num_blocks", "num_d_scales", "num_mixtures", "hidden_units",
                         "dropout", "filters", "num_residual_blocks")
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnUnits:
+  """How the raw columns of a user's table enter a vector model.
+
+  The model starts with `tfp_ldu.layers.Standardization(loc, scale)` (its
+  log-det counted), so it takes and returns rows in the table's units, and
+  dequantises the integer-valued columns (`tfp_ldu.layers.IntegerDequantizer`).
+
+  Attributes:
+    loc: `[D]` column centres (training means).
+    scale: `[D]` column scales (training standard deviations).
+    integer: `[D]` bools, the columns dequantised as whole numbers.
+  """
+  loc: Tuple[float, ...]
+  scale: Tuple[float, ...]
+  integer: Tuple[bool, ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +75,9 @@ class DataInfo:
     logit_alpha: the data set's logit alpha (images); `None` for vectors.
     context_shape: for a conditional density p(x | c), the shape of c
       (`--conditional`); `()` for p(x).
+    units: for a user's table in raw units (`train/fit.py --data`), how its
+      columns are standardised and dequantised (`ColumnUnits`); None for data
+      the loader already preprocessed.
   """
   name: str
   table_row: str
@@ -63,6 +86,7 @@ class DataInfo:
   num_levels: Optional[int] = None
   logit_alpha: Optional[float] = None
   context_shape: Tuple[int, ...] = ()
+  units: Optional[ColumnUnits] = None
 
   @property
   def images(self):
@@ -114,10 +138,15 @@ QUICK_IMAGE_TRAINING = dict(steps=800, batch_size=64, learning_rate=1e-3, lr_dec
                             weight_decay=0.0)
 
 
-def no_data_options(data):
-  """No preprocessing arguments (vector data)."""
-  del data
-  return {}
+def raw_units_options(data):
+  """Vector data: none, or for a table in raw units its standardisation and dequantiser."""
+  if data.units is None:
+    return {}
+  options = dict(preprocessing=[Standardization(data.units.loc, data.units.scale,
+                                                name="standardization")])
+  if any(data.units.integer):
+    options["dequantizer"] = IntegerDequantizer(data.units.integer, name="dequantizer")
+  return options
 
 
 def uniform_dequantization(data):
@@ -165,7 +194,7 @@ class Variant:
   options: Mapping[str, Option]
   table_options: Tuple[str, ...] = ()
   fixed: Mapping = dataclasses.field(default_factory=dict)
-  data_options: Callable[[DataInfo], dict] = no_data_options
+  data_options: Callable[[DataInfo], dict] = raw_units_options
   architecture: Optional[Callable[[DataInfo, bool], dict]] = None
   training: Optional[Mapping] = None
   quick_training: Optional[Mapping] = None
