@@ -71,9 +71,10 @@ def _key_numbers(metrics):
     if key in metrics:
       rows.append((name, _cell(metrics[key])))
   if "test_log_likelihood" in metrics:
-    kind = metrics.get("test_log_likelihood_kind")
-    name = "test log-likelihood (mean per row, ± 2 s.e.)"
-    rows.append((name + (f", {_cell(kind)}" if kind else ""),
+    notes = ["mean per row"] + (["± 2 s.e."] if "test_log_likelihood_2se" in metrics else [])
+    if metrics.get("test_log_likelihood_kind"):
+      notes.append(_cell(metrics["test_log_likelihood_kind"]))
+    rows.append((f"test log-likelihood ({', '.join(notes)})",
                  _with_error(metrics, "test_log_likelihood", "nats")))
   if "val_log_likelihood" in metrics:
     rows.append(("validation log-likelihood", _with_error(metrics, "val_log_likelihood",
@@ -82,7 +83,8 @@ def _key_numbers(metrics):
     rows.append(("test log-likelihood before training",
                  f"{_cell(metrics['initial_test_log_likelihood'])} nats"))
   if "test_bits_per_dim" in metrics:
-    rows.append(("test bits/dim (± 2 s.e.)", _with_error(metrics, "test_bits_per_dim", "")))
+    error = " (± 2 s.e.)" if "test_bits_per_dim_2se" in metrics else ""
+    rows.append((f"test bits/dim{error}", _with_error(metrics, "test_bits_per_dim", "")))
   if "steps" in metrics:
     rows.append(("training steps", _cell(metrics["steps"])))
   if "train_seconds" in metrics:

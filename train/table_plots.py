@@ -9,6 +9,7 @@ Non-finite model samples (an unconverged inverse) are dropped and counted in
 the legend; non-finite data values are dropped per column.
 """
 import math
+import warnings
 
 import matplotlib
 
@@ -110,7 +111,8 @@ def column_bounds(data, margin=0.05):
   +-0.5 (or +-0.5 |value|) around its value.
   """
   data = np.where(np.isfinite(data), data, np.nan)
-  with np.errstate(all="ignore"):
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column
     low, high = np.nanpercentile(data, [0.5, 99.5], axis=0)
   low, high = np.nan_to_num(low), np.nan_to_num(high)
   pad = margin * (high - low)
