@@ -21,7 +21,8 @@ holds a ":"; otherwise the part after the last ":" selects the array of an
 .npz (`data.npz:train`) or the dataset of an HDF5 file (`data.h5:/group/x`).
 
 Text files are read as UTF-8 (a byte-order mark, Windows line endings, quoted
-fields and blank lines are fine).  The first non-blank line is the header
+fields and blank lines are fine; blank lines are skipped, so in a one-column
+file an empty cell is no row).  The first non-blank line is the header
 naming the columns, unless every cell of it is a number or empty (and one is
 a number): then the file has no header, that line is data and the columns are
 named "0", "1", ....  Arrays without field names (.npy, .npz, HDF5) also get
@@ -35,6 +36,7 @@ Every bad input raises a one-line `ValueError` naming the file (a
 `ImportError` and a `ValueError`, when pyarrow is missing).
 """
 import codecs
+import collections
 import csv
 import dataclasses
 import io
@@ -185,7 +187,7 @@ def read_table(spec: str, columns=None, context_columns=None, split_column=None,
   def select(source, names):
     return _select_columns(source, names, **requested)
 
-  if extension in (".npy", ".npz", ".h5", ".hdf5"):
+  if extension in _ARRAY_READERS:
     source, array = _ARRAY_READERS[extension](path, key)
     table = _array_columns(source, array, select)
   elif extension in (".parquet", ".feather"):
@@ -263,7 +265,7 @@ def read_image_folder(path: str) -> UserImages:
 # ---------------------------------------------------------------- the spec
 
 def _split_spec(spec: str):
-  """`(path, key or None)`: the literal spec if it is a file, else split at its last ":"."""
+  """`(path, key or None)`: the spec if it is a file, else split at its last ":"."""
   spec = os.fspath(spec)
   if os.path.exists(spec) or ":" not in spec:
     return spec, None
@@ -322,7 +324,8 @@ def _select_columns(source, names, columns, context_columns, split_column):
     ValueError: repeated names in the file, an unknown or repeated column,
       overlapping roles, or no column left to model.
   """
-  repeated = sorted({name for name in names if names.count(name) > 1})
+  repeated = sorted(name for name, count in collections.Counter(names).items()
+                    if count > 1)
   if repeated:
     raise ValueError(f"{source}: the column name(s) {_listing(repeated)} occur more "
                      f"than once; give every column its own name.")
@@ -330,14 +333,15 @@ def _select_columns(source, names, columns, context_columns, split_column):
   def resolve(item, flag):
     if item in names:
       return item
-    if item.isdigit() and int(item) < len(names):
+    if item.isdecimal() and int(item) < len(names):
       return names[int(item)]
     raise ValueError(f'{source}: no column "{item}" (from {flag}); the columns are '
                      f"{_listing(names, 30)} (or 0-based indices 0..{len(names) - 1}).")
 
   def resolve_all(items, flag):
     resolved = tuple(resolve(item, flag) for item in items or ())
-    twice = sorted({name for name in resolved if resolved.count(name) > 1})
+    twice = sorted(name for name, count in collections.Counter(resolved).items()
+                   if count > 1)
     if twice:
       raise ValueError(f"{source}: {flag} lists column(s) {_listing(twice)} twice.")
     return resolved
@@ -363,8 +367,11 @@ def _select_columns(source, names, columns, context_columns, split_column):
   return _Selection(modelled=modelled, context=context, split=split)
 
 
-def _as_float(table: _Columns, name: str) -> np.ndarray:
-  """A column as float64 (missing values NaN), or a `ValueError` naming its first bad cell."""
+def _as_float(table: _Columns, name: str, flag: str) -> np.ndarray:
+  """A column as float64 (missing values NaN); raises naming its first bad cell.
+
+  `flag` is the option that chose the column, for the hint.
+  """
   series = pd.Series(table.values[name], copy=False)
   dtype = series.dtype
   if pd.api.types.is_complex_dtype(dtype):
@@ -385,8 +392,7 @@ def _as_float(table: _Columns, name: str) -> np.ndarray:
     row = int(np.argmax(bad))
     raise ValueError(f'{table.source}: column "{name}" is not numeric: '
                      f"{table.unit} {table.line_numbers[row]} holds "
-                     f"{series.iloc[row]!r}; choose the modelled columns with "
-                     f"--columns.")
+                     f"{series.iloc[row]!r}; choose the columns with {flag}.")
   return numbers
 
 
@@ -409,15 +415,16 @@ def _checked_table(table: _Columns, drop_nonfinite: bool) -> UserTable:
   selection, source = table.selection, table.source
   n_rows = len(table.line_numbers)
 
-  def stack(names):
+  def stack(names, flag):
     if not names:
       return None
     values = np.empty((n_rows, len(names)), np.float64)
     for i, name in enumerate(names):
-      values[:, i] = _as_float(table, name)
+      values[:, i] = _as_float(table, name, flag)
     return values
 
-  x, context = stack(selection.modelled), stack(selection.context)
+  x = stack(selection.modelled, "--columns")
+  context = stack(selection.context, "--context-columns")
   split = None if selection.split is None else _split_labels(table, selection.split)
   line_numbers = np.asarray(table.line_numbers, np.int64)
   finite = np.isfinite(x).all(axis=1)
@@ -439,7 +446,8 @@ def _checked_table(table: _Columns, drop_nonfinite: bool) -> UserTable:
     context = None if context is None else context[finite]
     split = None if split is None else split[finite]
   if len(x) < MIN_ROWS:
-    after = f" after dropping {len(dropped)} with NaN or infinite values" if dropped else ""
+    after = (f" after dropping {len(dropped)} with NaN or infinite values"
+             if dropped else "")
     raise ValueError(f"{source}: only {len(x)} row(s){after}; need at least "
                      f"{MIN_ROWS} (one each for the train, val and test splits).")
   _check_not_constant(source, x, selection.modelled, "--columns")
@@ -538,7 +546,7 @@ def _not_utf8(path: str, error: UnicodeDecodeError) -> ValueError:
 
 
 def _sniff_delimiter(line: str) -> str:
-  """For .txt: the first of ",", ";", tab in the first non-blank line, else whitespace."""
+  """For .txt: the first of ",", ";", tab in the first line, else whitespace."""
   for delimiter in (",", ";", "\t"):
     if delimiter in line:
       return delimiter
@@ -654,7 +662,8 @@ def _read_npy(stream, source: str) -> np.ndarray:
       return np.lib.format.read_array(stream, allow_pickle=False)
   except (ValueError, EOFError, OSError, zlib.error, zipfile.BadZipFile) as error:
     raise ValueError(f"{source}: not a readable .npy array ({type(error).__name__}: "
-                     f"{_one_line(error)}); the file is truncated or corrupted.") from None
+                     f"{_one_line(error)}); the file is truncated or "
+                     f"corrupted.") from None
   raise ValueError(f"{source}: holds Python objects (dtype {dtype}); reading them "
                    f"would unpickle, which can run code; save a numeric array.")
 
@@ -746,7 +755,7 @@ def _array_columns(source: str, array: np.ndarray, select) -> _Columns:
 # ---------------------------------------------------------------- images
 
 def _image_files(path: str) -> tuple:
-  """`(files, labels or None, class_names)` of an image folder (see read_image_folder)."""
+  """`(files, labels or None, class_names)` of a folder (see read_image_folder)."""
   top = _images_in(path)
   classes = []
   for name in sorted(os.listdir(path)):
