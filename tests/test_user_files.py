@@ -178,6 +178,34 @@ def test_a_path_with_a_colon_is_taken_literally(tmp_path):
   assert user_files.read_table(path).source == path
 
 
+def test_read_frame_takes_a_data_frame_or_an_array():
+  frame = pd.DataFrame(TABLE, columns=["a", "b", "c"]).assign(
+      part=["train", "val", "test", "TEST"])
+  table = user_files.read_frame(frame, "mine", context_columns=["c"],
+                                split_column="part")
+  assert table.source == "mine" and table.columns == ("a", "b")
+  np.testing.assert_array_equal(table.x, TABLE[:, :2])
+  np.testing.assert_array_equal(table.context, TABLE[:, 2:])
+  assert table.split.tolist() == ["train", "val", "test", "test"]
+  np.testing.assert_array_equal(table.line_numbers, [0, 1, 2, 3])
+  table = user_files.read_frame(TABLE.astype(np.float32), columns=["2"])
+  assert table.source == "table" and table.columns == ("2",)
+  np.testing.assert_array_equal(table.x, TABLE[:, 2:])
+  frame.loc[2, "b"] = None
+  error_of(ValueError, r"mine: 1 row holds NaN, infinite or missing values \(row 2\)",
+           user_files.read_frame, frame, "mine", columns=["a", "b"])
+  error_of(ValueError, r"mine: a 3-D array of shape \(4, 1, 1\)",
+           user_files.as_frame, TABLE[:, :1, None], "mine")
+  assert user_files.as_frame(frame) is frame
+  assert list(user_files.as_frame(np.zeros(3)).columns) == ["0"]
+
+
+def test_supported_formats_is_a_help_text():
+  assert isinstance(user_files.SUPPORTED_FORMATS, str)
+  for extension in user_files.TABLE_EXTENSIONS:
+    assert extension in user_files.SUPPORTED_FORMATS
+
+
 def test_integer_columns():
   values = np.array([[1., 0.5, -3., 2.], [2., 1., 4., np.nan], [7., 2., 0., 1.]])
   assert user_files.integer_columns(values).tolist() == [True, False, True, False]

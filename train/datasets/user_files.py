@@ -1,7 +1,8 @@
 """Reading a user's own data: a table file, or a folder of images.
 
 `python train/fit.py --data FILE` reads FILE with `read_table` (a folder with
-`read_image_folder`); a later step splits the rows and builds the model.
+`read_image_folder`; a data frame or array in memory with `read_frame`); a
+later step splits the rows and builds the model.
 
 Table formats, chosen by the file's extension (case-insensitive):
 
@@ -51,8 +52,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-SUPPORTED_FORMATS = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".feather",
-                     ".npy", ".npz", ".h5", ".hdf5")
+TABLE_EXTENSIONS = (".csv", ".tsv", ".tab", ".txt", ".parquet", ".feather",
+                    ".npy", ".npz", ".h5", ".hdf5")
+# For help texts and messages.
+SUPPORTED_FORMATS = (".csv, .tsv/.tab, .txt, .parquet, .feather, .npy, .npz[:KEY], "
+                     ".h5/.hdf5[:/PATH]")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
 MIN_ROWS = 3  # One each for the train, validation and test splits.
 SPLIT_VALUES = {"train": "train", "val": "val", "validation": "val",
@@ -197,6 +201,49 @@ def read_table(spec: str, columns=None, context_columns=None, split_column=None,
   return _checked_table(table, drop_nonfinite)
 
 
+def read_frame(frame, source: str = "table", columns=None, context_columns=None,
+               split_column=None, drop_nonfinite=False) -> UserTable:
+  """`read_table` for data in memory: a data frame or a 1-D/2-D array.
+
+  Args:
+    frame: a pandas `DataFrame` (columns named by `str`) or an array (see
+      `as_frame`).
+    source: what to call the data in messages and in `UserTable.source`.
+    columns, context_columns, split_column, drop_nonfinite: as `read_table`.
+
+  Returns:
+    A `UserTable`; `line_numbers` are 0-based row positions.
+
+  Raises:
+    ValueError: as `read_table`, naming `source`.
+  """
+  requested = dict(columns=_as_list(columns),
+                   context_columns=_as_list(context_columns),
+                   split_column=split_column)
+  table = _frame_columns(source, as_frame(frame, source),
+                         lambda source, names: _select_columns(source, names,
+                                                               **requested))
+  return _checked_table(table, drop_nonfinite)
+
+
+def as_frame(table, source: str = "table") -> pd.DataFrame:
+  """A data frame as is, or an array as a frame with columns "0", "1", ....
+
+  Args:
+    table: a pandas `DataFrame`, or anything `np.asarray` makes a 1-D (one
+      column) or 2-D `[N, D]` array of.
+    source: what to call the data in messages.
+
+  Raises:
+    ValueError: an array that is not 1-D or 2-D.
+  """
+  if isinstance(table, pd.DataFrame):
+    return table
+  array = _two_dimensional(source, np.asarray(table))
+  return pd.DataFrame(array, columns=[str(i) for i in range(array.shape[1])],
+                      copy=False)
+
+
 def integer_columns(values: np.ndarray) -> np.ndarray:
   """Which columns hold only whole numbers (candidates for dequantisation).
 
@@ -283,9 +330,9 @@ def _check_file(path: str) -> str:
     raise ValueError(f"{path}: is a folder; read_table reads one table file "
                      f"(read_image_folder reads a folder of images).")
   extension = os.path.splitext(path)[1].lower()
-  if extension not in SUPPORTED_FORMATS:
+  if extension not in TABLE_EXTENSIONS:
     kind = f"unknown file type '{extension}'" if extension else "no file extension"
-    raise ValueError(f"{path}: {kind}; supported: {', '.join(SUPPORTED_FORMATS)}.")
+    raise ValueError(f"{path}: {kind}; supported: {SUPPORTED_FORMATS}.")
   if os.path.getsize(path) == 0:
     raise ValueError(f"{path}: the file is empty (0 bytes).")
   return extension
@@ -633,10 +680,15 @@ def _read_arrow_file(path: str, extension: str, select) -> _Columns:
   except (OSError, ValueError, pyarrow.ArrowException) as error:
     raise ValueError(f"{path}: not a readable {kind} file ({_one_line(error)}); the "
                      f"file is truncated or corrupted.") from None
+  return _frame_columns(path, frame, select)
+
+
+def _frame_columns(source: str, frame: pd.DataFrame, select) -> _Columns:
+  """The columns of a data frame (named by `str`), rows counted from 0."""
   names = [str(name) for name in frame.columns]
-  selection = select(path, names)
+  selection = select(source, names)
   needed = set(selection.modelled + selection.context + (selection.split,))
-  return _Columns(source=path, selection=selection,
+  return _Columns(source=source, selection=selection,
                   values={name: frame.iloc[:, i] for i, name in enumerate(names)
                           if name in needed},
                   line_numbers=np.arange(len(frame)), unit="row", missing="missing")
@@ -740,16 +792,22 @@ def _array_columns(source: str, array: np.ndarray, select) -> _Columns:
   else:
     if array.dtype.kind not in "biuf":
       raise ValueError(f"{source}: holds {array.dtype} values, not real numbers.")
-    if array.ndim == 1:
-      array = array[:, None]
-    if array.ndim != 2:
-      raise ValueError(f"{source}: a {array.ndim}-D array of shape {array.shape}; a "
-                       f"table is 1-D (one column) or 2-D [rows, columns].")
+    array = _two_dimensional(source, array)
     names = [str(i) for i in range(array.shape[1])]
     selection = select(source, names)
     columns = {name: array[:, i] for i, name in enumerate(names)}
   return _Columns(source=source, selection=selection, values=columns,
                   line_numbers=np.arange(len(array)), unit="row", missing="")
+
+
+def _two_dimensional(source: str, array: np.ndarray) -> np.ndarray:
+  """A 2-D array as is, a 1-D one as one column; raises for other ranks."""
+  if array.ndim == 1:
+    return array[:, None]
+  if array.ndim != 2:
+    raise ValueError(f"{source}: a {array.ndim}-D array of shape {array.shape}; a "
+                     f"table is 1-D (one column) or 2-D [rows, columns].")
+  return array
 
 
 # ---------------------------------------------------------------- images
