@@ -23,6 +23,8 @@ setup(
         "pandas>=2.0",
         "h5py>=3.9",
         "matplotlib>=3.7",
+        # fit.py --data reads folders of PNG/JPEG images (matplotlib needs it too).
+        "Pillow>=9",
         # The built-in image set (8x8 digits) ships with scikit-learn.
         "scikit-learn>=1.3",
         # keras.callbacks.TensorBoard needs it; TF 2.21 no longer pulls it in.
@@ -31,6 +33,7 @@ setup(
         "setuptools",
     ],
     # pytest-xdist: the README's test command runs the suite on every core.
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"]},
+    # parquet: fit.py --data reads Parquet and Feather tables.
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"], "parquet": ["pyarrow"]},
     entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:cli"]},
 )

@@ -5,13 +5,15 @@ classes it builds, what each generic option of the paper's table means for
 it, which flags it takes and which presets it uses.  This module only
 translates the loaded data and the parsed flags; it never names a family.
 """
+import numpy as np
+
 import models
 from train.datasets import ImageData
 from train.hyperparameters import Hyperparameters
 from train.hyperparameters import has_quick_row
 from train.hyperparameters import table_row
 
-__all__ = ["data_info", "build_model"]
+__all__ = ["data_info", "column_units", "build_model"]
 
 
 def data_info(data, conditional=False):
@@ -19,12 +21,30 @@ def data_info(data, conditional=False):
 
   `conditional=True` (`--conditional`, data with contexts) asks for p(x | c).
   """
-  common = dict(name=data.name, table_row=table_row(data.name), quick=has_quick_row(data.name),
+  defaults = data.defaults_name or data.name
+  common = dict(name=data.name, table_row=table_row(defaults), quick=has_quick_row(defaults),
                 context_shape=tuple(data.context_shape) if conditional else ())
   if isinstance(data, ImageData):
     return models.DataInfo(event_shape=tuple(data.image_shape), num_levels=data.num_levels,
                            logit_alpha=data.alpha, **common)
-  return models.DataInfo(event_shape=(data.n_dims,), **common)
+  return models.DataInfo(event_shape=(data.n_dims,), units=column_units(data), **common)
+
+
+def column_units(data):
+  """The `models.ColumnUnits` of a table in raw units (`data.raw_units`), else None.
+
+  The centre and scale of each column are those of its training values as
+  the model sees them: x + u with u ~ U[0, 1) on the integer columns
+  (mean + 1/2, variance + 1/12), x elsewhere.
+  """
+  if not data.raw_units:
+    return None
+  integer = np.asarray(data.integer_columns, bool)
+  values = data.train.astype(np.float64)
+  loc = values.mean(axis=0) + 0.5 * integer
+  scale = np.sqrt(values.var(axis=0) + integer / 12.0)
+  return models.ColumnUnits(loc=tuple(loc.tolist()), scale=tuple(scale.tolist()),
+                            integer=tuple(bool(flag) for flag in integer))
 
 
 def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augment_dims=0,

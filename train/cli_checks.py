@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 __all__ = ["positive_int", "positive_float", "non_negative_float", "dropout_rate",
-           "random_seed", "hidden_units", "output_directory_problem", "batch_size_problem",
+           "random_seed", "hidden_units", "fraction", "column_names", "output_directory_problem", "batch_size_problem",
            "command_words", "rerun_command", "interruption_message"]
 
 # `numpy.random.seed`, called by `keras.utils.set_random_seed`, accepts [0, 2**32).
@@ -78,6 +78,23 @@ def hidden_units(text):
   if not units or min(units) < 1:
     raise argparse.ArgumentTypeError(f"expected positive sizes like 256,256; got {text!r}")
   return units
+
+
+def fraction(text):
+  """`text` as a share in (0, 1) (the validation and test fractions)."""
+  return _checked(text, float, lambda value: 0 < value < 1, "a fraction in (0, 1)")
+
+
+def column_names(text):
+  """`text` like "a,b,c" as a list of column names (or 0-based indices), none empty."""
+  names = [part.strip() for part in text.split(",")]
+  if not text.strip() or not all(names):
+    raise argparse.ArgumentTypeError(f"expected column names like a,b,c; got {text!r}")
+  duplicates = sorted({name for name in names if names.count(name) > 1})
+  if duplicates:
+    raise argparse.ArgumentTypeError(f"column(s) {', '.join(duplicates)} named twice in "
+                                     f"{text!r}")
+  return names
 
 
 def output_directory_problem(path):

@@ -78,6 +78,9 @@ from train import cli_checks  # noqa: E402
 from train import datasets  # noqa: E402
 from train import distribution  # noqa: E402
 from train import plots  # noqa: E402
+from train import table_plots  # noqa: E402
+from train.datasets import user_files  # noqa: E402
+from train.report import write_report  # noqa: E402
 from train.image_grid import save_image_grid  # noqa: E402
 from train.checkpointing import TrainingCheckpoint  # noqa: E402
 from train.data_pipeline import EpochSchedule  # noqa: E402
@@ -89,17 +92,20 @@ from train.evaluation import summarize_log_likelihood  # noqa: E402
 from train.hyperparameters import LR_DECAYS  # noqa: E402
 from train.hyperparameters import PRESETS  # noqa: E402
 from train.hyperparameters import default_hyperparameters  # noqa: E402
+from train.hyperparameters import table_batch_size  # noqa: E402
 from train.build import build_model  # noqa: E402
+from train.build import column_units  # noqa: E402
 from train.build import data_info  # noqa: E402
 from train.training_loop import make_optimizer  # noqa: E402
 from train.training_loop import run_training  # noqa: E402
 
-__all__ = ["main", "cli", "build_parser", "parse_args", "resolve_hyperparameters"]
+__all__ = ["main", "cli", "fit_table", "FitResult", "build_parser", "parse_args",
+           "resolve_hyperparameters"]
 
 # Fields of config.json that define the trajectory of a run: `--resume`
 # refuses to continue a checkpoint written under different values, except
 # that a longer budget extends the run (`_EXTENSIBLE`).
-_RUN_IDENTITY = ("dataset", "model", "seed", "hyperparameters", "epochs",
+_RUN_IDENTITY = ("dataset", "data", "data_flags", "model", "seed", "hyperparameters", "epochs",
                  "steps_per_epoch", "patience", "augment_dims", "precision", "conditional")
 _EXTENSIBLE = ("hyperparameters.steps", "epochs", "steps_per_epoch")
 # The optimizer's step counter and Keras' epoch loop count in int32 / int64:
@@ -142,8 +148,38 @@ def build_parser(prog=None):
       description=__doc__.split("\n")[0])
   table = "default: the table's row for --dataset"
   data = parser.add_argument_group("data")
-  data.add_argument("--dataset", default="moons", choices=datasets.DATASET_NAMES,
-                    help="default: moons")
+  data.add_argument("--dataset", choices=datasets.DATASET_NAMES,
+                    help="a built-in or benchmark data set (default: moons)")
+  data.add_argument("--data", metavar="FILE",
+                    help="your own data instead of --dataset: a table (" +
+                         user_files.SUPPORTED_FORMATS + ") or a folder of 8-bit PNG/JPEG "
+                         "images of one size (one subfolder per class gives class contexts); "
+                         "the model takes and returns rows in the table's units")
+  data.add_argument("--columns", type=cli_checks.column_names,
+                    help="--data: the columns to model, by name or 0-based index, e.g. "
+                         "a,b,c (default: every column not named by another flag)")
+  data.add_argument("--context-columns", type=cli_checks.column_names,
+                    help="--data: columns to condition on: learns p(x | c) "
+                         "(implies --conditional)")
+  data.add_argument("--split-column",
+                    help="--data: a column of train/val/test labels that sets the splits "
+                         "(default: a shuffle, see --val-fraction)")
+  data.add_argument("--val-fraction", type=cli_checks.fraction, default=0.1,
+                    help="--data: share of the rows held out for validation (default: 0.1)")
+  data.add_argument("--test-fraction", type=cli_checks.fraction, default=0.1,
+                    help="--data: share of the rows held out for the test (default: 0.1)")
+  data.add_argument("--discrete-columns", type=cli_checks.column_names,
+                    help="--data: columns to dequantise as whole numbers (default: every "
+                         "column whose values are all whole numbers)")
+  data.add_argument("--continuous-columns", type=cli_checks.column_names,
+                    help="--data: whole-number columns to model as continuous instead")
+  data.add_argument("--drop-nonfinite", action="store_true",
+                    help="--data: drop (and report) rows with NaN, infinite or empty "
+                         "values instead of stopping")
+  data.add_argument("--plot-columns", type=cli_checks.column_names,
+                    help="vector data with more than 2 columns: the columns (at most "
+                         f"{table_plots.MAX_CORNER_COLUMNS}) of the corner plot (default: "
+                         "the first ones)")
   data.add_argument("--data-dir", help="unpacked MAF archive (default: "
                     "$TFP_LDU_DATA_DIR or ~/.tfp_ldu/data)")
   data.add_argument("--download", action="store_true",
@@ -228,7 +264,7 @@ def build_parser(prog=None):
   return parser
 
 
-def parse_args(argv=None, parser=None):
+def parse_args(argv=None, parser=None, in_memory=False):
   """Parses the command line (see the module docstring) with `parser` or `build_parser()`.
 
   Flags that do not apply to `--dataset` end with an argparse error:
@@ -237,7 +273,9 @@ def parse_args(argv=None, parser=None):
   """
   parser = parser or build_parser()
   args = parser.parse_args(argv)
-  images = args.dataset in datasets.IMAGE_NAMES
+  args.frame = None  # `fit_table`'s data frame, set by `_fit`.
+  _check_data_flags(args, parser, in_memory)
+  images = args.dataset in datasets.IMAGE_NAMES or args.dataset == datasets.USER_IMAGES
   if args.temperature is not None and not images:
     parser.error(f"--temperature sets the temperature of the image sample grid; "
                  f"--dataset {args.dataset} is not an image data set.")
@@ -249,10 +287,45 @@ def parse_args(argv=None, parser=None):
   if args.verbose is None:  # Progress bars would fill a log file with ANSI codes.
     args.verbose = 1 if sys.stdout.isatty() else 2
   if args.out is None:
-    args.out = os.path.join("runs", f"{args.dataset}-{args.model}")
+    args.out = os.path.join("runs", f"{_data_name(args)}-{args.model}")
   if args.num_samples is None:
     args.num_samples = 100 if images else 5000
   return args
+
+
+_TABLE_FLAGS = ("columns", "context_columns", "split_column", "discrete_columns",
+                "continuous_columns", "drop_nonfinite")
+
+
+def _check_data_flags(args, parser, in_memory=False):
+  """`--data` or `--dataset` (default moons); sets `args.dataset` to the kind of user data.
+
+  `in_memory`: `--data` names a data frame that `fit_table` was given, not a file.
+  """
+  given = [flag for flag in _TABLE_FLAGS if getattr(args, flag)]
+  if args.data is None:
+    if given:
+      parser.error(f"--{given[0].replace('_', '-')} is for your own table (--data FILE).")
+    args.dataset = args.dataset or "moons"
+    return
+  if args.dataset is not None:
+    parser.error("--data and --dataset: pass one (--data FILE for your own data).")
+  if args.data_dir or args.download:
+    parser.error("--data-dir and --download are for the benchmark data sets, not --data.")
+  images = not in_memory and os.path.isdir(args.data)
+  if images and given:
+    parser.error(f"--{given[0].replace('_', '-')}: --data {args.data} is a folder of "
+                 f"images, not a table.")
+  args.dataset = datasets.USER_IMAGES if images else datasets.USER_TABLE
+  if args.context_columns:
+    args.conditional = True
+
+
+def _data_name(args):
+  """What the data are called in reports: the --dataset, or the --data file's stem."""
+  if args.data is None:
+    return args.dataset
+  return datasets.user_data_name(args.data)
 
 
 def resolve_hyperparameters(args):
@@ -369,6 +442,16 @@ def _load_data(args, prog):
   with the one-line `"<prog>: error: <explanation>"` (exit status 1).
   """
   try:
+    if args.data is not None:
+      data = datasets.load_user_data(
+          args.frame if args.frame is not None else args.data, name=_data_name(args),
+          columns=args.columns, context_columns=args.context_columns,
+          split_column=args.split_column, val_fraction=args.val_fraction,
+          test_fraction=args.test_fraction, seed=args.seed,
+          discrete_columns=args.discrete_columns, continuous_columns=args.continuous_columns,
+          drop_nonfinite=args.drop_nonfinite)
+      print("\n".join(data.notes))
+      return data
     if args.download:
       datasets.download(args.data_dir)
     return datasets.load_dataset(args.dataset, data_dir=args.data_dir)
@@ -378,7 +461,7 @@ def _load_data(args, prog):
 
 def _run_config(args, data, hyperparameters, schedule, strategy):
   """The JSON-ready description of a run written to `config.json`."""
-  return dict(dataset=args.dataset, model=args.model, seed=args.seed,
+  return dict(dataset=args.dataset, data=args.data, model=args.model, seed=args.seed,
               augment_dims=args.augment_dims or 0, model_flags=_model_flags(args),
               importance_samples=(args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES
                                   if args.augment_dims else args.importance_samples),
@@ -391,7 +474,9 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               num_workers=distribution.worker_info(strategy).num_workers,
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
-              conditional=bool(args.conditional),
+              conditional=bool(args.conditional), command=getattr(args, "command", None),
+              data_flags=({flag: getattr(args, flag) for flag in (
+                  *_TABLE_FLAGS, "val_fraction", "test_fraction")} if args.data else None),
               context_shape=list(data.context_shape) if args.conditional else [],
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
@@ -455,17 +540,85 @@ def main(argv=None, *, callbacks=()):
       once a line naming the step, the checkpoint and the command that
       resumes the run is printed.  Unexpected errors keep their traceback.
   """
+  return _fit(argv, callbacks).metrics
+
+
+@dataclasses.dataclass
+class FitResult:
+  """What `fit_table` returns.
+
+  Attributes:
+    model: the trained `tfp_ldu.flows.FlowModel` (the best checkpoint's
+      weights), taking and returning rows in the table's units.
+    metrics: the dict written to `<out>/metrics.json`.
+    out: the run directory (figures, `report.md`, `saved_model/`).
+  """
+  model: keras.Model
+  metrics: dict
+  out: str
+
+
+def fit_table(table, model="ldu", out=None, name="table", **flags):
+  """Fits a flow to a table in Python: the job of `python train/fit.py --data FILE`.
+
+  The same loading, checks, splits, dequantisation, training, figures,
+  report and export as the command line, for a notebook:
+
+      import pandas as pd
+      from train import fit_table
+      result = fit_table(pd.read_csv("measurements.csv"), model="maf", steps=500,
+                         columns=["a", "b", "c"])
+      result.model.log_prob(rows)          # densities of raw rows, in their units
+      result.metrics["test_log_likelihood"]
+
+  Args:
+    table: a pandas `DataFrame`, a `[N, D]` NumPy array (columns "0", "1",
+      ...) or the path of a table file (anything `--data` reads).
+    model: the flow family (`--model`).
+    out: the run directory (default: `runs/<name>-<model>`).
+    name: the data's name in reports, for a data frame or array.
+    **flags: any other flag of `train/fit.py` by its argument name:
+      `steps=500`, `columns=["a", "b"]`, `hidden_units=(64, 64)`,
+      `drop_nonfinite=True`, `verbose=0`, ...  Lists and tuples are joined
+      with commas; `True` turns a switch on.
+
+  Returns:
+    A `FitResult` (model, metrics, out).
+
+  Raises:
+    SystemExit: as `main` (a bad flag, a bad table: the message says what).
+  """
+  path = table if isinstance(table, (str, os.PathLike)) else None
+  argv = ["--data", os.fspath(path) if path is not None else name, "--model", model]
+  if out is not None:
+    argv += ["--out", os.fspath(out)]
+  for key, value in flags.items():
+    flag = "--" + key.replace("_", "-")
+    if value is True:
+      argv.append(flag)
+    elif value is not None and value is not False:
+      argv += [flag, ",".join(map(str, value)) if isinstance(value, (list, tuple))
+               else str(value)]
+  frame = None if path is not None else user_files.as_frame(table)
+  return _fit(argv, (), frame)
+
+
+def _fit(argv, callbacks, frame=None):
+  """`main`'s work, returning a `FitResult`; `frame` a data frame in the place of `--data`'s file."""
   started = time.perf_counter()
   flags = sys.argv[1:] if argv is None else list(argv)
   command = cli_checks.command_words()
   parser = build_parser(shlex.join(command))
-  args = parse_args(flags, parser)
+  args = parse_args(flags, parser, in_memory=frame is not None)
+  args.command = shlex.join([*command, *flags])
+  args.frame = frame
   problem = cli_checks.output_directory_problem(args.out)
   if problem:
     parser.error(problem)
   progress = _Progress()
   try:
-    return _train_and_evaluate(args, parser, callbacks, progress, started)
+    metrics = _train_and_evaluate(args, parser, callbacks, progress, started)
+    return FitResult(progress.model, metrics, args.out)
   except KeyboardInterrupt:
     if sys.stdout.isatty():
       print()  # Ends the progress bar's line.
@@ -499,13 +652,19 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
   """Trains, evaluates and exports; this worker writes into `out`."""
   data = _load_data(args, parser.prog)
   if args.conditional and not data.conditional:
+    if args.data is not None:
+      parser.error(f"--conditional: --data {args.data} has no contexts; name them with "
+                   f"--context-columns (a table) or use one subfolder per class (images).")
     conditional = [name for name in datasets.BUILT_IN_NAMES
                    if datasets.load_dataset(name).conditional]
     parser.error(f"--conditional: --dataset {args.dataset} has no contexts; data sets of "
                  f"pairs (x, c): {', '.join(conditional)}.")
   hyperparameters = resolve_hyperparameters(args)
+  if args.data is not None and args.batch_size is None:  # A small table or folder.
+    hyperparameters = hyperparameters.replace(
+        batch_size=table_batch_size(len(data.train), hyperparameters.batch_size))
   problem = cli_checks.batch_size_problem(
-      hyperparameters.batch_size, len(data.train), args.dataset, args.batch_size is not None,
+      hyperparameters.batch_size, len(data.train), _data_name(args), args.batch_size is not None,
       default_hyperparameters(args.dataset, args.preset, args.model).batch_size)
   if problem:
     parser.error(problem)
@@ -576,6 +735,7 @@ def _run(args, parser, callbacks, progress, started, strategy, out):
   metrics["total_seconds"] = time.perf_counter() - started
   metrics["resumed"] = bool(resuming)
   _write_json(os.path.join(out, "metrics.json"), metrics)
+  write_report(out, metrics, metrics["figures"], f"{metrics['dataset']} / {args.model}")
   _print_summary(metrics, out, distribution.worker_info(strategy))
   return metrics
 
@@ -638,14 +798,18 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
     figures = [os.path.join(out, "density.png"), os.path.join(out, "samples.png")]
     plots.plot_density(log_prob, data.test, figures[0])
     plots.plot_samples(sampling["samples"], data.test, figures[1])
+  else:
+    figures = _table_figures(args, data, np.asarray(sampling["samples"]), out)
   saved_model = os.path.join(out, "saved_model")
   export.save(model, saved_model)
+  if data.raw_units:
+    images["units"] = _units(data)
   conditional = {}
   if args.conditional:
     conditional = dict(conditional=True, context_description=data.context_description,
                        test_log_likelihood_of="log p(x | c), each held-out x given its c")
   return dict(**images, **conditional,
-      dataset=args.dataset, model=args.model,
+      dataset=_data_name(args), data=args.data, model=args.model,
       test_log_likelihood=test.mean, test_log_likelihood_2se=test.two_standard_errors,
       test_non_finite=test.num_non_finite,
       initial_test_log_likelihood=state["extra"].get("initial_test_log_likelihood"),
@@ -658,6 +822,53 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
       reconstruction_residual=sampling["reconstruction_residual"],
       num_replicas_in_sync=config["num_replicas_in_sync"],
       history=state["history"], figures=figures, saved_model=saved_model, config=config)
+
+
+def _table_figures(args, data, samples, out):
+  """The corner plot and the per-column marginals of vector data with D > 2 columns."""
+  names = list(data.columns) or [str(index) for index in range(data.n_dims)]
+  try:
+    shown = table_plots.choose_plot_columns(
+        data.n_dims, _column_indices(args.plot_columns, names))
+  except ValueError as error:
+    raise SystemExit(f"--plot-columns: {error}") from error
+  title = f"{_data_name(args)} / {args.model}"
+  marginals = os.path.join(out, "marginals.png")
+  if data.n_dims < 2:
+    table_plots.plot_marginals(data.test, samples, names, marginals, title=title)
+    return [marginals]
+  corner, marginals = os.path.join(out, "corner.png"), os.path.join(out, "marginals.png")
+  table_plots.plot_corner(data.test[:, shown], samples[:, shown], [names[i] for i in shown],
+                          corner, title=title)
+  table_plots.plot_marginals(data.test, samples, names, marginals, title=title)
+  return [corner, marginals]
+
+
+def _column_indices(requested, names):
+  """0-based indices of `--plot-columns` (names or indices), or None for the default."""
+  if requested is None:
+    return None
+  indices = []
+  for name in requested:
+    if name in names:
+      indices.append(names.index(name))
+    elif name.isdigit() and int(name) < len(names):
+      indices.append(int(name))
+    else:
+      raise SystemExit(f"--plot-columns: no column {name!r}; columns: {', '.join(names)}.")
+  return indices
+
+
+def _units(data):
+  """metrics.json's description of the units the model and its export speak."""
+  units = column_units(data)
+  return dict(
+      columns=list(data.columns), mean=list(units.loc), scale=list(units.scale),
+      dequantised=list(units.integer),
+      log_prob="log-density of rows in the table's own units (nats); on the "
+               "dequantised integer columns, of x + u with u in [0, 1)",
+      sample="rows in the table's own units; an integer column's samples lie in "
+             "[k, k + 1): their floor is the level k")
 
 
 def _repeated_rows(values, count):

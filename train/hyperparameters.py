@@ -35,6 +35,13 @@ instead of 16 blocks of 4 D-scales and a 100-unit MADE; 1,500 steps instead
 of 50K, compensated by a larger, cosine-decayed learning rate).  Pass
 `--preset paper` to `train/fit.py` for the paper's 2-D row.
 
+`QUICK_TABLE` is the default for a user's own table (`train/fit.py --data
+FILE`): 6 blocks of 2 D-scales and a 64-64 MADE, 3,000 steps of batch 128
+(less for a small table, `table_batch_size`) with a cosine-decayed 3e-3,
+and early stopping on the validation split; `--preset paper` gives it the
+MINIBOONE row (the smallest benchmark, with dropout and weight decay).  A
+user's image folder takes the digits' quick row, and MNIST's under "paper".
+
 `QUICK_DIGITS` is the image counterpart, for the built-in 8x8 digits (which
 the paper does not use): 4 blocks of 2 D-scales and 8-map PixelCNNs with one
 residual block, so `python train/fit.py --dataset digits` finishes in a few
@@ -49,12 +56,17 @@ dataset row's, except under "quick" on the digits (800 steps).
 import dataclasses
 from typing import Tuple
 
+import numpy as np
+
 import models
 from train.datasets import DATASET_NAMES
 from train.datasets import IMAGE_NAMES
 from train.datasets import TOY_NAMES
+from train.datasets import USER_IMAGES
+from train.datasets import USER_TABLE
 
-__all__ = ["Hyperparameters", "PAPER_TABLE", "QUICK_TOY", "QUICK_DIGITS", "PRESETS",
+__all__ = ["Hyperparameters", "PAPER_TABLE", "QUICK_TOY", "QUICK_DIGITS", "QUICK_TABLE",
+           "PRESETS", "table_batch_size",
            "LR_DECAYS", "EXPONENTIAL_DECAY_RATE", "PLATEAU_FACTOR", "PLATEAU_PATIENCE",
            "table_row", "paper_row", "has_quick_row", "default_hyperparameters"]
 
@@ -163,13 +175,34 @@ QUICK_DIGITS = Hyperparameters(
     weight_decay=0.0, filters=8, num_residual_blocks=1)
 
 
+QUICK_TABLE = Hyperparameters(
+    num_blocks=6, num_d_scales=2, num_mixtures=4, hidden_units=(64, 64), dropout=0.0,
+    steps=3_000, batch_size=128, learning_rate=3e-3, lr_decay="cosine",
+    weight_decay=0.0)
+
+
+def table_batch_size(num_train: int, default: int = 128) -> int:
+  """The default batch of a user's table of `num_train` training rows.
+
+  `default`, or for a small table the power of two nearest a quarter of its
+  rows (at least 8), so an epoch has about four steps and early stopping
+  sees the validation loss often.
+  """
+  if num_train >= 4 * default:
+    return default
+  return int(min(max(8, 2 ** round(np.log2(max(num_train, 1) / 4))), num_train))
+
+
 def table_row(dataset: str) -> str:
   """The name of the paper's row for `dataset`: every 2-D toy shares "toy2d", the
-  built-in digits use "mnist"."""
+  built-in digits and a user's image folder use "mnist", a user's table
+  "miniboone"."""
   if dataset in TOY_NAMES:
     return "toy2d"
-  if dataset == "digits":
+  if dataset in ("digits", USER_IMAGES):
     return "mnist"
+  if dataset == USER_TABLE:
+    return "miniboone"
   if dataset in PAPER_TABLE:
     return dataset
   raise ValueError(f"Unknown dataset {dataset!r}; expected one of {DATASET_NAMES}.")
@@ -182,21 +215,24 @@ def paper_row(dataset: str) -> Hyperparameters:
 
 def has_quick_row(dataset: str) -> bool:
   """Whether `dataset` has a small CPU row for `--preset quick` (the toys, the digits)."""
-  return dataset in TOY_NAMES or dataset == "digits"
+  return dataset in TOY_NAMES or dataset in ("digits", USER_TABLE, USER_IMAGES)
 
 
 def default_hyperparameters(dataset: str, preset: str = "quick",
                             model: str = "ldu") -> Hyperparameters:
   """Defaults for `dataset`: the paper's row, or under "quick" `QUICK_TOY` for a
-  toy and `QUICK_DIGITS` for the built-in digits; then the optimiser columns
+  toy, `QUICK_TABLE` for a user's table (`USER_TABLE`) and `QUICK_DIGITS` for
+  the built-in digits and a user's image folder; then the optimiser columns
   that `model`'s spec declares for the data (`FlowSpec.training_overrides`:
   the image models of other papers on image data)."""
   if preset not in PRESETS:
     raise ValueError(f"Unknown preset {preset!r}; expected one of {PRESETS}.")
   quick = preset == "quick" and has_quick_row(dataset)
-  overrides = models.spec_for(model).training_overrides(dataset in IMAGE_NAMES, quick)
+  images = dataset in IMAGE_NAMES or dataset == USER_IMAGES
+  overrides = models.spec_for(model).training_overrides(images, quick)
   if overrides:
     return paper_row(dataset).replace(**overrides)
   if quick:
-    return QUICK_TOY if dataset in TOY_NAMES else QUICK_DIGITS
+    return {USER_TABLE: QUICK_TABLE}.get(
+        dataset, QUICK_TOY if dataset in TOY_NAMES else QUICK_DIGITS)
   return paper_row(dataset)

@@ -18,14 +18,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["choose_plot_columns", "scott_bandwidth", "kde_1d", "column_bounds",
+__all__ = ["MAX_CORNER_COLUMNS", "choose_plot_columns", "scott_bandwidth", "kde_1d", "column_bounds",
            "plot_corner", "plot_marginals"]
 
+# The most columns a corner plot shows (train/fit.py --plot-columns).
+MAX_CORNER_COLUMNS = 8
 _DATA_COLOUR, _SAMPLE_COLOUR = "C0", "C1"
 _TICK_SIZE, _LABEL_SIZE = 6, 8
 
 
-def choose_plot_columns(num_columns, requested=None, maximum=8):
+def choose_plot_columns(num_columns, requested=None, maximum=MAX_CORNER_COLUMNS):
   """Indices of the columns to plot: `requested` (checked) or the first `maximum`.
 
   Args:
@@ -191,15 +193,15 @@ def plot_corner(data, samples, columns, path, max_points=2000, title=None):
     title: optional figure title.
 
   Raises:
-    ValueError: D < 2 (plot the marginals instead), D > 8 (choose columns
+    ValueError: D < 2 (plot the marginals instead), D > `MAX_CORNER_COLUMNS` (choose columns
       with `choose_plot_columns`), or data, samples and names disagree on D.
   """
   data, samples, num_dropped = _as_table(data, samples, columns, "plot_corner")
   num_dims = data.shape[1]
-  if not 2 <= num_dims <= 8:
-    raise ValueError(f"plot_corner: needs 2 to 8 columns, got {num_dims}"
+  if not 2 <= num_dims <= MAX_CORNER_COLUMNS:
+    raise ValueError(f"plot_corner: needs 2 to {MAX_CORNER_COLUMNS} columns, got {num_dims}"
                      + (" (use plot_marginals for one column)." if num_dims < 2 else
-                        " (pick at most 8 with choose_plot_columns)."))
+                        f" (pick at most {MAX_CORNER_COLUMNS} with choose_plot_columns)."))
   low, high = column_bounds(data)
   data = np.clip(data, low, high)  # NaN stays NaN: not drawn
   samples = np.clip(samples, low, high)
@@ -216,7 +218,9 @@ def plot_corner(data, samples, columns, path, max_points=2000, title=None):
         continue
       axis.set_xlim(low[column], high[column])
       if row == column:
-        bins = np.linspace(low[column], high[column], 31)
+        # Fewer bins for few held-out rows, so their histogram is not all spikes.
+        bins = np.linspace(low[column], high[column],
+                           int(np.clip(2 * np.sqrt(len(data)), 10, 30)) + 1)
         for values, colour in ((data[:, column], _DATA_COLOUR),
                                (samples[:, column], _SAMPLE_COLOUR)):
           values = values[np.isfinite(values)]
@@ -225,9 +229,12 @@ def plot_corner(data, samples, columns, path, max_points=2000, title=None):
                       color=colour, alpha=0.35, edgecolor=colour, linewidth=0.8)
         axis.set_yticks([])
       else:
-        for points, colour in ((shown_data, _DATA_COLOUR), (shown_samples, _SAMPLE_COLOUR)):
-          axis.scatter(points[:, column], points[:, row], s=2, alpha=0.3, color=colour,
-                       linewidths=0, rasterized=True)
+        # The samples first, the data on top, larger and more opaque when they are few.
+        for points, colour in ((shown_samples, _SAMPLE_COLOUR), (shown_data, _DATA_COLOUR)):
+          few = colour == _DATA_COLOUR and len(points) < 500
+          axis.scatter(points[:, column], points[:, row], s=8 if few else 2,
+                       alpha=0.8 if few else 0.3, color=colour, linewidths=0,
+                       rasterized=True, zorder=3 if colour == _DATA_COLOUR else 2)
         axis.set_ylim(low[row], high[row])
       axis.tick_params(labelsize=_TICK_SIZE)
       axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(3))

@@ -11,6 +11,13 @@ Tabular: "power", "gas", "hepmass", "miniboone", "bsds300" (preprocessed as
 in Papamakarios et al. 2017).  Toys: "moons", "8gaussians", "checkerboard",
 "rings", "spirals".  Images: "digits" (scikit-learn's 8x8 digits, offline),
 "mnist", "cifar10" (as in the MAF archive and reference code).
+
+A user's own data (`train/fit.py --data FILE`):
+
+  load_user_data(path, columns=None, context_columns=None, ...)
+      -> TabularData in the table's own units (its `columns`, and the
+         `integer_columns` the model dequantises), or ImageData of 256 levels
+         for a folder of images (see `train.datasets.user_data`).
 """
 from train.datasets.maf_archive import download
 from train.datasets.layout import DEFAULT_URL
@@ -21,5 +28,9 @@ from train.datasets.registry import DATASET_NAMES
 from train.datasets.registry import IMAGE_NAMES
 from train.datasets.registry import TABULAR_NAMES
 from train.datasets.registry import TOY_NAMES
+from train.datasets.registry import USER_IMAGES
+from train.datasets.registry import USER_TABLE
 from train.datasets.registry import load_dataset
 from train.datasets.tabular_data import TabularData
+from train.datasets.user_data import load_user_data
+from train.datasets.user_data import user_data_name

@@ -27,6 +27,10 @@ TOY_NAMES = tuple(toy2d.TOY_SAMPLERS) + tuple(toy2d.CONDITIONAL_TOY_SAMPLERS)
 IMAGE_NAMES = tuple(IMAGE_LOADERS)
 # Every dataset `load_dataset`, `train/fit.py` and `train/hyperparameters.py` know.
 DATASET_NAMES = TABULAR_NAMES + TOY_NAMES + IMAGE_NAMES
+# The kinds of a user's own data (`train/fit.py --data FILE`), in the place of a
+# data set's name where the table's row and the defaults are chosen.
+USER_TABLE = "table"
+USER_IMAGES = "image_folder"
 # The data sets made or shipped with the code, which read no `data_dir`.
 BUILT_IN_NAMES = TOY_NAMES + ("digits",)
 

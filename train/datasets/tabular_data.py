@@ -1,6 +1,6 @@
 """`TabularData`: the train/validation/test splits of one density dataset."""
 import dataclasses
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
@@ -23,6 +23,14 @@ class TabularData:
       p(x | c)); None for plain samples.
     context_description: what the context is, for reports (e.g. "one-hot
       digit class").
+    columns: the names of the D columns (a user's table), or `()`.
+    integer_columns: for a user's table in raw units, `[D]` bools: the
+      integer-valued columns the model dequantises; `()` for data the loader
+      already preprocessed (the benchmarks, toys and images).
+    notes: what the loader did, one line each (file, rows, splits, dropped
+      rows, dequantised columns), for the run's log and report.
+    defaults_name: the data set name whose defaults (the table's row, the
+      quick preset) apply, e.g. "table" for a user's table; "" for `name`.
   """
   name: str
   train: np.ndarray
@@ -30,6 +38,10 @@ class TabularData:
   test: np.ndarray
   contexts: Optional[Dict[str, np.ndarray]] = dataclasses.field(default=None, kw_only=True)
   context_description: str = dataclasses.field(default="", kw_only=True)
+  columns: Tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
+  integer_columns: Tuple[bool, ...] = dataclasses.field(default=(), kw_only=True)
+  notes: Tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
+  defaults_name: str = dataclasses.field(default="", kw_only=True)
 
   def __post_init__(self):
     n_dims = None
@@ -58,6 +70,11 @@ class TabularData:
                          f"array with one row per sample ({len(getattr(self, split))}); "
                          f"got {getattr(context, 'dtype', type(context).__name__)} "
                          f"{getattr(context, 'shape', '')}.")
+
+  @property
+  def raw_units(self) -> bool:
+    """Whether the splits are in the table's own units (the model standardises them)."""
+    return bool(self.integer_columns)
 
   @property
   def conditional(self) -> bool:
