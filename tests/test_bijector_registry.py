@@ -154,6 +154,7 @@ def test_forward_gradients_match_finite_differences(case):
   layer = case.make_layer()
   z = data(case, n=4, seed=3)
 
+  @tf.function(autograph=False)  # One trace; the weights are read at each call.
   def objective():
     x = bijector_for(case, layer, num_rows=4).forward(tf.identity(z))
     return tf.reduce_sum(tf.sin(x))

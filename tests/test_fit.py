@@ -82,7 +82,11 @@ def test_gas_pickle_runs_end_to_end(tmp_path):
   assert_finite_metrics(metrics)
   assert metrics["config"]["event_size"] == 8
   assert metrics["config"]["hyperparameters"]["lr_decay"] == "exponential"
-  assert metrics["figures"] == [] and not os.path.exists(os.path.join(out, "density.png"))
+  # D = 8: the corner plot and the marginals, not the 2-D density.
+  assert [os.path.basename(path) for path in metrics["figures"]] == ["corner.png",
+                                                                     "marginals.png"]
+  assert not os.path.exists(os.path.join(out, "density.png"))
+  assert os.path.isfile(os.path.join(out, "report.md"))
   assert os.path.isfile(os.path.join(out, "saved_model", "saved_model.pb"))
 
 

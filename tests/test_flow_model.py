@@ -226,7 +226,7 @@ def test_distribution_is_live_and_trains_as_a_variational_surrogate(cls):
       id(v.value) for v in model.trainable_variables}
   before = [v.numpy().copy() for v in model.trainable_variables]
   losses = tfp.vi.fit_surrogate_posterior(
-      target.log_prob, surrogate, keras.optimizers.Adam(1e-2), num_steps=4,
+      target.log_prob, surrogate, keras.optimizers.Adam(1e-2), num_steps=2,
       seed=(1, 2), sample_size=16)
   frozen = [v.path for v, b in zip(model.trainable_variables, before)
             if np.array_equal(v.numpy(), b)]

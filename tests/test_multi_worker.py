@@ -60,10 +60,10 @@ CHILD = textwrap.dedent("""
     fit.main(sys.argv[2:], callbacks=[DumpAtTrainEnd(sys.argv[1])])
     """)
 
-# A small LDU flow on the 2-D moons; 3 epochs of 100 steps, so that a worker
+# A small LDU flow on the 2-D moons; 3 epochs of 50 steps, so that a worker
 # killed after the first checkpoint dies in the middle of training.
 FLAGS = ["--num-blocks", "2", "--num-d-scales", "1", "--num-mixtures", "2",
-         "--hidden-units", "16", "--batch-size", "64", "--epochs", "3", "--steps", "300",
+         "--hidden-units", "16", "--batch-size", "64", "--epochs", "3", "--steps", "150",
          "--num-samples", "100", "--eval-batch-size", "1000", "--verbose", "0", "--no-jit"]
 
 
@@ -188,7 +188,7 @@ def runs(tmp_path_factory):
 def test_two_workers_train_in_lockstep(runs):
   (info0, weights0), (info1, weights1) = (_load(dump) for dump in runs["workers"].dumps)
   assert info0["num_replicas_in_sync"] == info1["num_replicas_in_sync"] == 2
-  assert info0["steps"] == info1["steps"] == 300
+  assert info0["steps"] == info1["steps"] == 150
   assert len(weights0) == len(weights1) > 0
   for first, second in zip(weights0, weights1):
     np.testing.assert_array_equal(first, second)  # Bit-identical.
@@ -203,7 +203,7 @@ def test_two_workers_match_one_process_on_the_same_global_batches(runs):
   assert single_info["num_replicas_in_sync"] == 1
   np.testing.assert_allclose(info["losses"], single_info["losses"], rtol=1e-5)
   assert len(weights) == len(single_weights)
-  # 300 Adam steps amplify the different rounding of the summed gradients
+  # 150 Adam steps amplify the different rounding of the summed gradients
   # (Adam's update of a near-zero gradient is about +-lr whatever its size):
   # the weights agree to a few 1e-3 (measured: <= 2.3e-3), the loss
   # histories above to 1e-5 and the test log-likelihood below to 1e-6.
@@ -257,7 +257,7 @@ def test_resume_after_a_worker_is_killed(runs, tmp_path):
   state, arrays = _checkpoint(out)
   reference_state, reference = _checkpoint(runs["out"])
   assert state["epoch"] == reference_state["epoch"] == 3
-  assert state["step"] == reference_state["step"] == 300
+  assert state["step"] == reference_state["step"] == 150
   assert state["history"] == reference_state["history"]
   assert arrays.keys() == reference.keys()
   for key in reference:  # Model and optimizer variables.
