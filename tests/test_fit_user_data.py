@@ -6,6 +6,10 @@ through the SavedModel), the figures and report, and the CLI's errors.
 """
 import json
 import os
+import pathlib
+import re
+import shlex
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -208,3 +212,21 @@ def test_config_records_the_file_and_its_flags(tmp_path):
   assert config["data"] == str(path) and config["dataset"] == "table"
   assert config["data_flags"]["columns"] == ["mass", "level"]
   assert config["hyperparameters"]["batch_size"] == 16  # A small table's batch: 48 rows / 4, rounded to a power of 2.
+
+
+@pytest.mark.e2e
+def test_the_readmes_own_data_commands_run(tmp_path, monkeypatch):
+  """The README's one-line CSV and its first `--data` command (a few steps here)."""
+  readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
+  commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+              for line in block.splitlines() if "wine" in line]
+  make_csv, first_fit = commands[0], commands[1]
+  monkeypatch.chdir(tmp_path)
+  subprocess.run(shlex.split(make_csv), check=True, timeout=120)
+  words = shlex.split(first_fit.split("#")[0])
+  assert words[:2] == ["python", "train/fit.py"]
+  metrics = fit.main(words[2:] + ["--steps", "5", "--num-samples", "200", "--verbose", "0",
+                                  "--out", str(tmp_path / "run")])
+  assert metrics["conditional"] and metrics["config"]["event_size"] == 13
+  assert [os.path.basename(path) for path in metrics["figures"]] == ["corner.png",
+                                                                     "marginals.png"]
