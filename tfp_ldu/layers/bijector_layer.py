@@ -85,6 +85,9 @@ class BijectorLayer(keras.layers.Layer):
     method = cls.__dict__.get("bijector")
     if method is not None and "context" not in inspect.signature(method).parameters:
       cls.bijector = _ignoring_context(method)
+    method = cls.__dict__.get("initialize")
+    if method is not None and "context" not in inspect.signature(method).parameters:
+      cls.initialize = _initializing_without_context(method)
 
   @classmethod
   def from_config(cls, config):
@@ -99,8 +102,14 @@ class BijectorLayer(keras.layers.Layer):
     """Data -> latent through this layer's bijector."""
     return self.bijector(training, context=context).inverse(x)
 
-  def initialize(self, x):
-    """Data-dependent initialisation of the layers inside, from a batch `x`."""
+  def initialize(self, x, context=None):
+    """Data-dependent initialisation of the layers inside, from a batch `x`.
+
+    `context`: the features the layer's bijector takes for this batch (the
+    context slot); a subclass whose `initialize` has no `context` parameter
+    is wrapped to take and ignore it, as `bijector` is.
+    """
+    del context
     for layer in self._direct_sublayers():
       if needs_initialization(layer):
         layer.initialize(x)
@@ -125,6 +134,15 @@ def _ignoring_context(method):
     del context  # An unconditional layer: the same bijector for every context.
     return method(self, training)
   return bijector
+
+
+def _initializing_without_context(method):
+  """`method(self, x)` as `initialize(self, x, context=None)`."""
+  @functools.wraps(method)
+  def initialize(self, x, context=None):
+    del context  # Its parts' initialisation does not depend on the context.
+    return method(self, x)
+  return initialize
 
 
 def needs_initialization(layer):
@@ -168,8 +186,5 @@ def initialize_in_order(layers, x, context=None):
   """
   def visit(layer, h):
     if needs_initialization(layer):
-      if context is not None and "context" in inspect.signature(layer.initialize).parameters:
-        layer.initialize(h, context=context)  # A layer whose parts see the context.
-      else:
-        layer.initialize(h)
+      layer.initialize(h, context=context)
   return walk_in_order(layers, x, visit, context)
