@@ -29,6 +29,7 @@ import math
 from typing import Callable, Mapping, Optional, Tuple
 
 from tfp_ldu.flows import AugmentedFlow
+from tfp_ldu.layers import ColumnBounds
 from tfp_ldu.layers import IntegerDequantizer
 from tfp_ldu.layers import Standardization
 from tfp_ldu.layers import UniformDequantizer
@@ -47,18 +48,22 @@ ARCHITECTURE_OPTIONS = ("num_blocks", "num_d_scales", "num_mixtures", "hidden_un
 class ColumnUnits:
   """How the raw columns of a user's table enter a vector model.
 
-  The model starts with `tfp_ldu.layers.Standardization(loc, scale)` (its
-  log-det counted), so it takes and returns rows in the table's units, and
-  dequantises the integer-valued columns (`tfp_ldu.layers.IntegerDequantizer`).
+  The model dequantises the integer-valued columns
+  (`tfp_ldu.layers.IntegerDequantizer`), maps the bounded columns to R
+  (`tfp_ldu.layers.ColumnBounds`), then standardises
+  (`tfp_ldu.layers.Standardization(loc, scale)`), every log-det counted, so it
+  takes and returns rows in the table's units.
 
   Attributes:
-    loc: `[D]` column centres (training means).
-    scale: `[D]` column scales (training standard deviations).
+    loc: `[D]` column centres (training means, after the bounds' maps).
+    scale: `[D]` column scales (training standard deviations, likewise).
     integer: `[D]` bools, the columns dequantised as whole numbers.
+    bounds: `[D]` `(low, high)` open bounds (None for an open side), or `()`.
   """
   loc: Tuple[float, ...]
   scale: Tuple[float, ...]
   integer: Tuple[bool, ...]
+  bounds: Tuple[Tuple[Optional[float], Optional[float]], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,8 +147,10 @@ def raw_units_options(data):
   """Vector data: none, or for a table in raw units its standardisation and dequantiser."""
   if data.units is None:
     return {}
-  options = dict(preprocessing=[Standardization(data.units.loc, data.units.scale,
-                                                name="standardization")])
+  bounds = [] if not data.units.bounds else [ColumnBounds(
+      *zip(*data.units.bounds), name="column_bounds")]
+  options = dict(preprocessing=[*bounds, Standardization(data.units.loc, data.units.scale,
+                                                         name="standardization")])
   if any(data.units.integer):
     options["dequantizer"] = IntegerDequantizer(data.units.integer, name="dequantizer")
   return options

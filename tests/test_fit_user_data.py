@@ -230,3 +230,48 @@ def test_the_readmes_own_data_commands_run(tmp_path, monkeypatch):
   assert metrics["conditional"] and metrics["config"]["event_size"] == 13
   assert [os.path.basename(path) for path in metrics["figures"]] == ["corner.png",
                                                                      "marginals.png"]
+
+
+def bounded_table(num_rows=400, seed=0):
+  """"share" ~ Beta(2, 5) in (0, 1), "amount" log-normal > 0, "level" whole numbers."""
+  rng = np.random.default_rng(seed)
+  return pd.DataFrame({"share": rng.beta(2.0, 5.0, num_rows),
+                       "amount": np.exp(rng.normal(3.0, 0.5, num_rows)),
+                       "level": rng.integers(0, 4, num_rows)})
+
+
+def test_bounded_columns_keep_the_density_and_the_samples_inside_their_bounds():
+  data = load_user_data(bounded_table(), bounds={"share": (0.0, 1.0), "amount": (0.0, None)})
+  assert data.bounds == ((0.0, 1.0), (0.0, None), (None, None))
+  assert any("share in (0, 1), amount in (0, inf)" in note for note in data.notes)
+  info = data_info(data)
+  assert abs(info.units.loc[1] - 3.0) < 0.15  # Standardised after the log.
+  tiny = default_hyperparameters("table").replace(num_blocks=2, hidden_units=(8,))
+  model = models.build_model("maf", info, tiny, explicit=("num_blocks", "hidden_units"))
+  model.initialize(data.train[:64])
+  samples = model.sample(2000, seed=1).numpy()
+  assert samples[:, 0].min() > 0 and samples[:, 0].max() < 1 and samples[:, 1].min() > 0
+  log_prob = model.log_prob(np.float32([[0.3, 20.0, 1.5], [1.0, 20.0, 1.5],
+                                        [0.3, -1.0, 1.5]])).numpy()
+  assert np.isfinite(log_prob[0]) and np.all(log_prob[1:] == -np.inf)
+
+
+@pytest.mark.parametrize("bounds, message", [
+    ({"share": (0.0, 0.5)}, "value(s) of column share lie on or beyond its bounds (0, 0.5)"),
+    ({"level": (-1.0, None)}, "column level is dequantised as whole numbers"),
+    ({"price": (0.0, None)}, "has no modelled column(s) price"),
+])
+def test_bounds_the_rows_break_are_refused(bounds, message):
+  with pytest.raises(ValueError, match=re.escape(message)):
+    load_user_data(bounded_table(), bounds=bounds)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("share:0", "expected NAME:LOW:HIGH"), ("share::", "expected NAME:LOW:HIGH"),
+    ("share:1:0", "must lie below the upper bound"), ("share:a:1", "expected NAME:LOW:HIGH")])
+def test_bounds_flag_mistakes(text, message, tmp_path, capsys):
+  path = tmp_path / "t.csv"
+  bounded_table(30).to_csv(path, index=False)
+  with pytest.raises(SystemExit) as stopped:
+    fit.main(["--data", str(path), "--bounded-columns", text, "--out", str(tmp_path / "r")])
+  assert stopped.value.code == 2 and message in capsys.readouterr().err

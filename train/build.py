@@ -8,6 +8,7 @@ translates the loaded data and the parsed flags; it never names a family.
 import numpy as np
 
 import models
+from tfp_ldu.layers import ColumnBounds
 from train.datasets import ImageData
 from train.hyperparameters import Hyperparameters
 from train.hyperparameters import has_quick_row
@@ -34,17 +35,22 @@ def column_units(data):
   """The `models.ColumnUnits` of a table in raw units (`data.raw_units`), else None.
 
   The centre and scale of each column are those of its training values as
-  the model sees them: x + u with u ~ U[0, 1) on the integer columns
-  (mean + 1/2, variance + 1/12), x elsewhere.
+  the standardisation sees them: x + u with u ~ U[0, 1) on the integer
+  columns (mean + 1/2, variance + 1/12), the logit or log of a bounded
+  column (`data.bounds`), x elsewhere.
   """
   if not data.raw_units:
     return None
   integer = np.asarray(data.integer_columns, bool)
   values = data.train.astype(np.float64)
+  if data.bounds:  # The statistics of what the standardisation sees.
+    values = ColumnBounds(*zip(*data.bounds), dtype="float64").bijector().inverse(
+        values).numpy()
   loc = values.mean(axis=0) + 0.5 * integer
   scale = np.sqrt(values.var(axis=0) + integer / 12.0)
   return models.ColumnUnits(loc=tuple(loc.tolist()), scale=tuple(scale.tolist()),
-                            integer=tuple(bool(flag) for flag in integer))
+                            integer=tuple(bool(flag) for flag in integer),
+                            bounds=tuple(data.bounds))
 
 
 def build_model(name, data, hyperparameters: Hyperparameters, explicit=(), augment_dims=0,

@@ -23,7 +23,7 @@ import sys
 import tempfile
 
 __all__ = ["positive_int", "positive_float", "non_negative_float", "dropout_rate",
-           "random_seed", "hidden_units", "fraction", "column_names", "output_directory_problem", "batch_size_problem",
+           "random_seed", "hidden_units", "fraction", "column_names", "column_bounds", "output_directory_problem", "batch_size_problem",
            "command_words", "rerun_command", "interruption_message"]
 
 # `numpy.random.seed`, called by `keras.utils.set_random_seed`, accepts [0, 2**32).
@@ -95,6 +95,26 @@ def column_names(text):
     raise argparse.ArgumentTypeError(f"column(s) {', '.join(duplicates)} named twice in "
                                      f"{text!r}")
   return names
+
+
+def column_bounds(text):
+  """`text` like "share:0:1,amount:0:" as `{column: (low, high)}`; an empty side is unbounded."""
+  bounds = {}
+  for part in text.split(","):
+    pieces = part.strip().split(":")
+    try:
+      if len(pieces) != 3 or not pieces[0] or pieces[1:] == ["", ""]:
+        raise ValueError(part)
+      low, high = (float(value) if value else None for value in pieces[1:])
+    except ValueError:
+      raise argparse.ArgumentTypeError(
+          f"expected NAME:LOW:HIGH bounds like share:0:1 or amount:0: (an empty side is "
+          f"unbounded); got {part.strip()!r}") from None
+    if low is not None and high is not None and not low < high:
+      raise argparse.ArgumentTypeError(f"{pieces[0]}: the lower bound {low:g} must lie "
+                                       f"below the upper bound {high:g}")
+    bounds[pieces[0]] = (low, high)
+  return bounds
 
 
 def output_directory_problem(path):

@@ -173,6 +173,10 @@ def build_parser(prog=None):
                          "column whose values are all whole numbers)")
   data.add_argument("--continuous-columns", type=cli_checks.column_names,
                     help="--data: whole-number columns to model as continuous instead")
+  data.add_argument("--bounded-columns", type=cli_checks.column_bounds, metavar="NAME:LOW:HIGH",
+                    help="--data: open bounds of continuous columns, e.g. share:0:1,amount:0: "
+                         "(an empty side is unbounded): the model maps them to R by a logit "
+                         "or a log, so its density and samples stay inside")
   data.add_argument("--drop-nonfinite", action="store_true",
                     help="--data: drop (and report) rows with NaN, infinite or empty "
                          "values instead of stopping")
@@ -294,7 +298,7 @@ def parse_args(argv=None, parser=None, in_memory=False):
 
 
 _TABLE_FLAGS = ("columns", "context_columns", "split_column", "discrete_columns",
-                "continuous_columns", "drop_nonfinite")
+                "continuous_columns", "bounded_columns", "drop_nonfinite")
 
 
 def _check_data_flags(args, parser, in_memory=False):
@@ -449,7 +453,7 @@ def _load_data(args, prog):
           split_column=args.split_column, val_fraction=args.val_fraction,
           test_fraction=args.test_fraction, seed=args.seed,
           discrete_columns=args.discrete_columns, continuous_columns=args.continuous_columns,
-          drop_nonfinite=args.drop_nonfinite)
+          drop_nonfinite=args.drop_nonfinite, bounds=args.bounded_columns)
       print("\n".join(data.notes))
       return data
     if args.download:
@@ -475,8 +479,8 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
               conditional=bool(args.conditional), command=getattr(args, "command", None),
-              data_flags=({flag: getattr(args, flag) for flag in (
-                  *_TABLE_FLAGS, "val_fraction", "test_fraction")} if args.data else None),
+              data_flags=(json.loads(json.dumps({flag: getattr(args, flag) for flag in (
+                  *_TABLE_FLAGS, "val_fraction", "test_fraction")})) if args.data else None),
               context_shape=list(data.context_shape) if args.conditional else [],
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
@@ -865,6 +869,7 @@ def _units(data):
   return dict(
       columns=list(data.columns), mean=list(units.loc), scale=list(units.scale),
       dequantised=list(units.integer),
+      bounds=[list(bound) for bound in units.bounds] or None,
       log_prob="log-density of rows in the table's own units (nats); on the "
                "dequantised integer columns, of x + u with u in [0, 1)",
       sample="rows in the table's own units; an integer column's samples lie in "

@@ -1,5 +1,5 @@
-"""Registry cases for the vector `ActNorm` and the weightless `LogitPreprocessing`
-and `Standardization`.
+"""Registry cases for the vector `ActNorm` and the weightless `LogitPreprocessing`,
+`Standardization` and `ColumnBounds`.
 
 ActNorm: random locations and log-scales, and a case with scales from e^-6
 to e^6 (extreme but valid).  LogitPreprocessing maps (a little more than)
@@ -10,7 +10,7 @@ inputs lie just inside the support's edges (-alpha / (1 - 2 alpha) and
 import numpy as np
 
 from tests.registry import BijectorCase
-from tfp_ldu.layers import ActNorm, LogitPreprocessing, Standardization
+from tfp_ldu.layers import ActNorm, ColumnBounds, LogitPreprocessing, Standardization
 
 ALPHA = 0.05
 
@@ -35,6 +35,18 @@ def near_the_support_edges():
   return np.concatenate([inside, inside[:, ::-1]])
 
 
+def inside_the_column_bounds(rng, shape):
+  """Rows inside `ColumnBounds`' (0, 1), (-inf, 2), (-3, inf) and unbounded columns."""
+  normal = rng.normal(size=shape)
+  return np.stack([rng.uniform(0.05, 0.95, shape[0]), 2.0 - np.exp(normal[:, 1]),
+                   -3.0 + np.exp(normal[:, 2]), normal[:, 3]], axis=-1)
+
+
+def near_the_column_bounds():
+  return np.array([[1e-9, 2.0 - 1e-9, -3.0 + 1e-9, 50.0],
+                   [1.0 - 1e-9, -1e3, 1e3, -50.0]])
+
+
 CASES = [
     BijectorCase("actnorm", lambda: make_actnorm(0), event_size=5),
     BijectorCase("actnorm_extreme_scales", lambda: make_actnorm(1, log_scale_range=6.0),
@@ -46,4 +58,8 @@ CASES = [
     BijectorCase("standardization", lambda: Standardization(
         [1e3, -2.0, 0.5, 40.0, 0.0], [1e3, 1e-3, 2.0, 15.0, 1.0], dtype="float64"),
                  event_size=5, has_weights=False),
+    BijectorCase("column_bounds", lambda: ColumnBounds(
+        [0.0, None, -3.0, None], [1.0, 2.0, None, None], dtype="float64"),
+                 event_size=4, sample=inside_the_column_bounds,
+                 extreme_inputs=near_the_column_bounds, has_weights=False),
 ]

@@ -163,9 +163,13 @@ class FlowModel(FlowTraining, keras.Model):
         raise ValueError(f"{type(self).__name__}: preprocessing layers have no weights; "
                          f"{layer.name} has {len(layer.weights)} (make it a flow layer).")
       layer.dtype_policy = self.dtype_policy
-    self._logit = ([] if self.logit_alpha is None else
-                   [LogitPreprocessing(self.logit_alpha, name="logit", dtype=self.dtype_policy)])
-    self._preprocessing = [*self.preprocessing, *self._logit]
+    logit = ([] if self.logit_alpha is None else
+             [LogitPreprocessing(self.logit_alpha, name="logit", dtype=self.dtype_policy)])
+    self._preprocessing = [*self.preprocessing, *logit]
+    # The layers whose support is not all of R^D (`outside_support`): the
+    # logit's, or a table's bounded columns (`ColumnBounds`, which comes first).
+    self._bounded = [layer for layer in self._preprocessing[:1]
+                     if hasattr(layer, "outside_support")]
     self._flow_layers = []
     self._build_context(context_shape, context_net)
     # Not a dict: TensorFlow tracks dict attributes, and a tracked dict with
@@ -693,7 +697,7 @@ class FlowModel(FlowTraining, keras.Model):
     estimate (`AugmentedFlow`) override this method.
     """
     log_prob = self.transformed_distribution(False, context).log_prob(x)
-    for layer in self._logit:  # Outside the logit's support: density 0.
+    for layer in self._bounded:  # Outside the support: density 0.
       outside = layer.outside_support(x, len(self.event_shape))
       log_prob = tf.where(outside, tf.constant(-np.inf, log_prob.dtype), log_prob)
     return log_prob
@@ -748,13 +752,15 @@ class FlowModel(FlowTraining, keras.Model):
     if context is not None and self.needs_context_statistics:
       self.context_standardization.initialize(context)
     if self.dequantizer is None:
-      for layer in self._logit:  # Say so here, not as NaNs in a later layer.
+      for layer in self._bounded:  # Say so here, not as NaNs in a later layer.
         if bool(tf.reduce_any(layer.outside_support(h, len(self.event_shape)))):
+          hint = (f"the logit preprocessing (alpha = {layer.alpha}): pass dequantised "
+                  f"pixels y in [0, 1)" if isinstance(layer, LogitPreprocessing) else
+                  f"{layer.name}: keep every value strictly inside its column's bounds")
           raise ValueError(
               f"{type(self).__name__}.initialize: the batch holds values in "
               f"[{float(tf.reduce_min(h)):.4g}, {float(tf.reduce_max(h)):.4g}], outside "
-              f"the support of the logit preprocessing (alpha = {layer.alpha}): pass "
-              f"dequantised pixels y in [0, 1).")
+              f"the support of {hint}.")
     if self.dequantizer is not None:
       if needs_initialization(self.dequantizer):
         self.dequantizer.initialize(h)

@@ -29,6 +29,9 @@ class TabularData:
       already preprocessed (the benchmarks, toys and images).
     notes: what the loader did, one line each (file, rows, splits, dropped
       rows, dequantised columns), for the run's log and report.
+    bounds: for a user's table, `[D]` `(low, high)` bounds of the columns
+      the model maps to R (logit or log, `tfp_ldu.layers.ColumnBounds`),
+      None for an open side; `()` for none.
     defaults_name: the data set name whose defaults (the table's row, the
       quick preset) apply, e.g. "table" for a user's table; "" for `name`.
   """
@@ -41,6 +44,8 @@ class TabularData:
   columns: Tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
   integer_columns: Tuple[bool, ...] = dataclasses.field(default=(), kw_only=True)
   notes: Tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
+  bounds: Tuple[Tuple[Optional[float], Optional[float]], ...] = dataclasses.field(
+      default=(), kw_only=True)
   defaults_name: str = dataclasses.field(default="", kw_only=True)
 
   def __post_init__(self):

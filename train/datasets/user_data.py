@@ -96,10 +96,44 @@ def _choose_integer_columns(table, discrete, continuous):
   return chosen
 
 
+def _checked_bounds(table, integer, bounds):
+  """`[D]` `(low, high)` of `bounds` (`{column: (low, high)}`), checked against the rows."""
+  if not bounds:
+    return ()
+  names = list(table.columns)
+  unknown = sorted(set(bounds) - set(names))
+  if unknown:
+    raise ValueError(f"--bounded-columns: {table.source} has no modelled column(s) "
+                     f"{', '.join(unknown)}; modelled columns: {', '.join(names)}.")
+  chosen = []
+  for index, name in enumerate(names):
+    low, high = bounds.get(name, (None, None))
+    values = table.x[:, index]
+    if (low is not None or high is not None) and integer[index]:
+      raise ValueError(f"--bounded-columns: column {name} is dequantised as whole numbers; "
+                       f"bound it together with --continuous-columns {name}, or leave "
+                       f"its bounds out.")
+    outside = np.zeros(len(values), bool)
+    if low is not None:
+      outside |= values <= low
+    if high is not None:
+      outside |= values >= high
+    if outside.any():
+      lines = ", ".join(str(line) for line in table.line_numbers[outside][:10])
+      raise ValueError(
+          f"--bounded-columns: {table.source}: {int(outside.sum())} value(s) of column "
+          f"{name} lie on or beyond its bounds ({'-inf' if low is None else f'{low:g}'}, "
+          f"{'inf' if high is None else f'{high:g}'}) (lines or rows {lines}); the bounds "
+          f"are open: every value must lie strictly inside.")
+    chosen.append((low, high))
+  return tuple(chosen)
+
+
 def user_table_data(table, name: str, val_fraction: float = 0.1,
                     test_fraction: float = 0.1, seed: int = 0,
                     discrete_columns: Optional[Sequence[str]] = None,
-                    continuous_columns: Optional[Sequence[str]] = None) -> TabularData:
+                    continuous_columns: Optional[Sequence[str]] = None,
+                    bounds=None) -> TabularData:
   """`TabularData` in raw units from a `user_files.UserTable` (see the module docstring).
 
   Args:
@@ -110,8 +144,11 @@ def user_table_data(table, name: str, val_fraction: float = 0.1,
     seed: the shuffle of the split.
     discrete_columns, continuous_columns: names overriding the detection
       of whole-number columns.
+    bounds: `{column: (low, high)}` open bounds (None for an open side) of
+      columns the model maps to R by a logit or a log.
   """
   integer = _choose_integer_columns(table, discrete_columns, continuous_columns)
+  checked_bounds = _checked_bounds(table, integer, bounds)
   if table.split is not None:
     indices = _labelled_indices(table.split, table.source)
     how = "from the split column"
@@ -133,6 +170,12 @@ def user_table_data(table, name: str, val_fraction: float = 0.1,
   notes.append(f"Integer-valued columns, dequantised (x + u, u ~ U[0, 1)): "
                f"{', '.join(whole)}." if whole else
                "No integer-valued columns: every column is modelled as continuous.")
+  if checked_bounds:
+    shown = [f"{column} in ({'-inf' if low is None else f'{low:g}'}, "
+             f"{'inf' if high is None else f'{high:g}'})"
+             for column, (low, high) in zip(table.columns, checked_bounds)
+             if low is not None or high is not None]
+    notes.append(f"Bounded columns, mapped to R by a logit or a log: {', '.join(shown)}.")
   notes.append("The model takes and returns rows in the table's units (its "
                "standardisation is part of the model, log-det counted).")
   metadata = {}
@@ -142,7 +185,7 @@ def user_table_data(table, name: str, val_fraction: float = 0.1,
   return TabularData.from_splits(
       name, splits["train"], splits["val"], splits["test"], source=table.source,
       columns=tuple(table.columns), integer_columns=tuple(bool(flag) for flag in integer),
-      notes=tuple(notes), defaults_name=USER_TABLE, **metadata)
+      notes=tuple(notes), bounds=checked_bounds, defaults_name=USER_TABLE, **metadata)
 
 
 def _image_data(images, name, val_fraction, test_fraction, seed):
@@ -177,7 +220,7 @@ def user_data_name(path: str) -> str:
 def load_user_data(path, columns=None, context_columns=None, split_column=None,
                    val_fraction: float = 0.1, test_fraction: float = 0.1, seed: int = 0,
                    discrete_columns=None, continuous_columns=None,
-                   drop_nonfinite: bool = False, name=None) -> TabularData:
+                   drop_nonfinite: bool = False, name=None, bounds=None) -> TabularData:
   """Reads a user's table or image folder `path` into splits (see the module docstring).
 
   Args:
@@ -192,6 +235,7 @@ def load_user_data(path, columns=None, context_columns=None, split_column=None,
     drop_nonfinite: drop (and report) rows with NaN or infinite values
       instead of refusing the file.
     name: the data's name in reports (default: the file's stem).
+    bounds: `{column: (low, high)}` open bounds of columns to map to R.
 
   Raises:
     FileNotFoundError, ValueError: a missing, garbled or unsuitable file; the
@@ -202,14 +246,14 @@ def load_user_data(path, columns=None, context_columns=None, split_column=None,
   if not isinstance(path, (str, os.PathLike)):  # A data frame.
     return user_table_data(user_files.read_frame(path, name or "table", **table_options),
                            name or "table", val_fraction, test_fraction, seed,
-                           discrete_columns, continuous_columns)
+                           discrete_columns, continuous_columns, bounds)
   path = os.fspath(path)
   name = name or user_data_name(path)
   if os.path.isdir(path):
     table_flags = [flag for flag, value in (
         ("--columns", columns), ("--context-columns", context_columns),
         ("--split-column", split_column), ("--discrete-columns", discrete_columns),
-        ("--continuous-columns", continuous_columns)) if value]
+        ("--continuous-columns", continuous_columns), ("--bounded-columns", bounds)) if value]
     if table_flags:
       raise ValueError(f"{', '.join(table_flags)}: {path} is a folder of images, not a "
                        f"table.")
@@ -217,4 +261,4 @@ def load_user_data(path, columns=None, context_columns=None, split_column=None,
                        test_fraction, seed)
   table = user_files.read_table(path, **table_options)
   return user_table_data(table, name, val_fraction, test_fraction, seed,
-                         discrete_columns, continuous_columns)
+                         discrete_columns, continuous_columns, bounds)
