@@ -111,7 +111,7 @@ def write_cifar_batches(root, folder: str, train_images, test_images,
   names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
   paths = []
   for name, images in zip(names, batches):
-    batch = {b"batch_label": name.encode(), b"labels": list(range(len(images))),
+    batch = {b"batch_label": name.encode(), b"labels": [i % 10 for i in range(len(images))],
              b"data": nhwc_to_planar_rows(images),
              b"filenames": [f"{name}_{i}.png".encode()
                             for i in range(len(images))]}

@@ -394,3 +394,47 @@ def test_registry_names():
   assert datasets.IMAGE_NAMES == ("digits", "mnist", "cifar10")
   with pytest.raises(KeyError, match="bsds300, moons.*digits, mnist, cifar10"):
     datasets.load_dataset("svhn")
+
+
+# ---- class labels as one-hot contexts (`fit.py --dataset mnist --conditional`) ----------
+def classes(data, split):
+  contexts = data.contexts[split]
+  assert contexts.dtype == np.float32 and np.all(contexts.sum(axis=1) == 1)
+  return contexts.argmax(axis=1)
+
+
+def test_mnist_labels_become_one_hot_contexts_in_every_layout(tmp_path, rng):
+  image_files.write_maf_mnist(tmp_path / "pickle", mnist_splits(rng))
+  train = image_files.random_images(rng, 18, (28, 28))
+  test = image_files.random_images(rng, 5, (28, 28))
+  image_files.write_mnist_idx(tmp_path / "idx", train, test)
+  image_files.write_mnist_npz(tmp_path / "npz", train, test)
+  for layout in ("pickle", "idx", "npz"):
+    data = datasets.load_dataset("mnist", data_dir=tmp_path / layout)
+    assert data.conditional and data.context_shape == (10,), layout
+    assert data.context_description == "one-hot digit class"
+    np.testing.assert_array_equal(classes(data, "test"), np.arange(len(data.test)) % 10)
+    if layout != "pickle":  # The official training labels, split like the images.
+      np.testing.assert_array_equal(classes(data, "val"), np.arange(15, 18) % 10)
+  os.remove(tmp_path / "idx" / "mnist" / "t10k-labels-idx1-ubyte.gz")
+  assert not datasets.load_dataset("mnist", data_dir=tmp_path / "idx").conditional
+
+
+def test_cifar10_labels_follow_their_images_through_the_flips(tmp_path, rng):
+  train = image_files.random_images(rng, 20, (32, 32, 3))
+  test = image_files.random_images(rng, 6, (32, 32, 3))
+  image_files.write_cifar_batches(tmp_path, "cifar10", train, test)
+  data = datasets.load_dataset("cifar10", data_dir=tmp_path)
+  batch_labels = np.arange(20) % 4 % 10  # Five batches of 4: labels 0..3 in each.
+  np.testing.assert_array_equal(classes(data, "train"), np.tile(batch_labels[:18], 2))
+  np.testing.assert_array_equal(classes(data, "val"), batch_labels[18:])
+  assert data.context_description == "one-hot CIFAR-10 class"
+
+
+def test_labels_out_of_range_are_refused(tmp_path, rng):
+  train = image_files.random_images(rng, 12, (28, 28))
+  test = image_files.random_images(rng, 4, (28, 28))
+  path = image_files.write_mnist_npz(tmp_path, train, test)
+  np.savez(path, x_train=train, y_train=np.arange(12) + 5, x_test=test, y_test=np.zeros(4))
+  with pytest.raises(ValueError, match="labels must be whole numbers in 0..9"):
+    datasets.load_dataset("mnist", data_dir=tmp_path)

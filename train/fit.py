@@ -189,9 +189,10 @@ def build_parser(prog=None):
   data.add_argument("--download", action="store_true",
                     help="download the MAF archive into --data-dir first")
   data.add_argument("--conditional", action="store_true",
-                    help="learn p(x | c) from a data set of pairs: the digits with their "
-                         "one-hot class (class-conditional images), rotating_moons with its "
-                         "angle c")
+                    help="learn p(x | c) from a data set of pairs: the digits, mnist and "
+                         "cifar10 with their one-hot class (class-conditional images), "
+                         "rotating_moons with its angle c, --data with --context-columns "
+                         "or class subfolders")
   model = parser.add_argument_group("model")
   model.add_argument("--model", default="ldu", choices=tuple(models.SPECS),
                      help="the flow family (default: ldu): " + "; ".join(

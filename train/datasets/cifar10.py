@@ -31,6 +31,7 @@ import numpy as np
 from train.datasets import checks
 from train.datasets import image_layout
 from train.datasets import safe_pickle
+from train.datasets.class_labels import one_hot_contexts
 from train.datasets.image_data import ImageData
 
 __all__ = ["load_cifar10", "planes_to_nhwc", "append_horizontal_flips",
@@ -39,6 +40,7 @@ __all__ = ["load_cifar10", "planes_to_nhwc", "append_horizontal_flips",
 IMAGE_SHAPE = (32, 32, 3)
 NUM_LEVELS = 256
 ALPHA = 0.05
+NUM_CLASSES = 10
 PIXELS = 3072
 TRAIN_FRACTION = 0.9
 BATCH_FILES = tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch",)
@@ -59,11 +61,12 @@ def how_to_get(root: str) -> str:
           f"~/.keras/datasets/).")
 
 
-def read_batch(path: str) -> np.ndarray:
-  """Reads one CIFAR-10 batch's planar rows.
+def read_batch(path: str):
+  """Reads one CIFAR-10 batch's planar rows and class labels.
 
   Returns:
-    uint8 `[N, 3072]` rows (R plane | G plane | B plane).
+    `(rows, labels)`: uint8 `[N, 3072]` rows (R plane | G plane | B plane),
+    and the `[N]` class labels (None if the batch has no "labels").
 
   Raises:
     ValueError: naming `path`, if the file is not a readable or safe
@@ -91,7 +94,8 @@ def read_batch(path: str) -> np.ndarray:
   if data.size and (data.min() < 0 or data.max() > NUM_LEVELS - 1):
     raise ValueError(f"{path}: pixels must lie in 0..255; found "
                      f"[{data.min()}, {data.max()}].")
-  return data.astype(np.uint8, copy=False)
+  labels = batch.get("labels")
+  return data.astype(np.uint8, copy=False), None if labels is None else np.asarray(labels)
 
 
 def planes_to_nhwc(rows: np.ndarray) -> np.ndarray:
@@ -126,7 +130,8 @@ def load_cifar10(data_dir=None, flip_train: bool = True) -> ImageData:
     `ImageData` named "cifar10": float32 NHWC rows of levels 0..255,
     `image_shape=(32, 32, 3)`, `num_levels=256`, `alpha=0.05`.  On the real
     files the splits hold 90,000 (45,000 with `flip_train=False`) / 5,000 /
-    10,000 images.
+    10,000 images.  With the batches' "labels": one-hot class `contexts`
+    for `--conditional` (a mirrored image keeps its class).
 
   Raises:
     FileNotFoundError: no layout is complete (the message lists them and
@@ -136,16 +141,25 @@ def load_cifar10(data_dir=None, flip_train: bool = True) -> ImageData:
   """
   _, paths = image_layout.find_layout(data_dir, "CIFAR-10", LAYOUTS, how_to_get)
   *train_paths, test_path = paths
-  train_rows = np.concatenate([read_batch(path) for path in train_paths])
-  test_rows = read_batch(test_path)
+  batches = [read_batch(path) for path in train_paths]
+  train_rows = np.concatenate([rows for rows, _ in batches])
+  test_rows, test_labels = read_batch(test_path)
   cut = int(TRAIN_FRACTION * train_rows.shape[0])
   train = planes_to_nhwc(train_rows[:cut])
   val = planes_to_nhwc(train_rows[cut:])
   test = planes_to_nhwc(test_rows)
   source = f"the CIFAR-10 batches in {os.path.dirname(test_path)}"
   checks.check_not_empty({"train": train, "val": val, "test": test}, source)
+  labels = None
+  if test_labels is not None and all(batch_labels is not None for _, batch_labels in batches):
+    train_labels = np.concatenate([batch_labels for _, batch_labels in batches])
+    labels = (train_labels[:cut], train_labels[cut:], test_labels)
   if flip_train:
     train = append_horizontal_flips(train, IMAGE_SHAPE)
+    if labels is not None:  # A mirror image keeps its class.
+      labels = (np.concatenate([labels[0], labels[0]]), *labels[1:])
+  contexts = one_hot_contexts(labels, NUM_CLASSES, (len(train), len(val), len(test)), source)
   return ImageData.from_splits(
       "cifar10", train, val, test, source=source,
-      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA)
+      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA, contexts=contexts,
+      context_description="one-hot CIFAR-10 class" if contexts else "")

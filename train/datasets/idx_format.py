@@ -12,10 +12,11 @@ import zlib
 
 import numpy as np
 
-__all__ = ["UNSIGNED_BYTE", "IMAGES_MAGIC", "read_idx_gz"]
+__all__ = ["UNSIGNED_BYTE", "IMAGES_MAGIC", "LABELS_MAGIC", "read_idx_gz"]
 
 UNSIGNED_BYTE = 0x08
 IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
 _MAGIC_BYTES = 4
 _SIZE_BYTES = 4
 

@@ -22,6 +22,7 @@ The reference draws that noise once, from RandomState(42) in the order
 train, val, test; a model resampling it per batch is the usual alternative.
 """
 import gzip
+import os
 
 import numpy as np
 
@@ -29,6 +30,7 @@ from train.datasets import checks
 from train.datasets import idx_format
 from train.datasets import image_layout
 from train.datasets import safe_pickle
+from train.datasets.class_labels import one_hot_contexts
 from train.datasets.image_data import ImageData
 
 __all__ = ["load_mnist", "IMAGE_SHAPE", "NUM_LEVELS", "ALPHA"]
@@ -36,6 +38,7 @@ __all__ = ["load_mnist", "IMAGE_SHAPE", "NUM_LEVELS", "ALPHA"]
 IMAGE_SHAPE = (28, 28, 1)
 NUM_LEVELS = 256
 ALPHA = 1e-6
+NUM_CLASSES = 10
 PIXELS = 784
 # Fraction of the official training images held out for validation:
 # 10,000 of 60,000, the split of the MAF pickle.
@@ -104,8 +107,9 @@ def read_maf_pickle(path: str):
         f"{path}: expected a pickled (train, val, test) tuple of (images, "
         f"labels) pairs with numpy image arrays, as in the MAF archive; got "
         f"{type(content).__name__}.")
-  splits = []
-  for name, (images, *_) in zip(("train", "val", "test"), content):
+  splits, labels = [], []
+  for name, (images, *rest) in zip(("train", "val", "test"), content):
+    labels.append(np.asarray(rest[0]) if rest else None)
     source = f"{path} ({name} split)"
     if not np.issubdtype(images.dtype, np.number):
       raise ValueError(f"{source}: images have dtype {images.dtype}; expected "
@@ -113,7 +117,7 @@ def read_maf_pickle(path: str):
     checks.check_num_columns(images, PIXELS, source, "28x28 pixels")
     checks.check_finite_rows(images, source)
     splits.append(levels_from_unit_pixels(images, source))
-  return tuple(splits)
+  return (*splits, None if any(split is None for split in labels) else tuple(labels))
 
 
 def check_images(images: np.ndarray, source: str) -> np.ndarray:
@@ -136,32 +140,50 @@ def split_official_train(images: np.ndarray):
 
 
 def read_idx_files(train_path: str, test_path: str):
-  """Reads the IDX image files and rebuilds the pickle's three splits."""
+  """Reads the IDX image files and rebuilds the pickle's three splits.
+
+  Returns `(train, val, test, labels)`; the labels come from the label files
+  next to the images (`*-labels-idx1-ubyte.gz`) when both exist, else None.
+  """
   train = check_images(idx_format.read_idx_gz(train_path,
                                               idx_format.IMAGES_MAGIC),
                        train_path)
   test = check_images(idx_format.read_idx_gz(test_path,
                                              idx_format.IMAGES_MAGIC),
                       test_path)
-  return (*split_official_train(train), test)
+  labels = None
+  label_paths = [path.replace("-images-idx3-", "-labels-idx1-")
+                 for path in (train_path, test_path)]
+  if all(os.path.exists(path) for path in label_paths):  # Optional: for --conditional.
+    train_labels, test_labels = (idx_format.read_idx_gz(path, idx_format.LABELS_MAGIC)
+                                 for path in label_paths)
+    labels = (*split_official_train(train_labels), test_labels)
+  return (*split_official_train(train), test, labels)
 
 
 def read_keras_npz(path: str):
-  """Reads Keras's `mnist.npz` (no pickles allowed) into the three splits."""
+  """Reads Keras's `mnist.npz` (no pickles allowed) into the three splits.
+
+  Returns `(train, val, test, labels)`, the labels from `y_train` and
+  `y_test` (None without them).
+  """
   try:
     with np.load(path, allow_pickle=False) as archive:
       found = sorted(archive.files)
-      arrays = {key: archive[key] for key in ("x_train", "x_test")
+      arrays = {key: archive[key] for key in ("x_train", "x_test", "y_train", "y_test")
                 if key in found}
   except Exception as error:  # Not a zip, truncated member, pickled arrays.
     raise ValueError(f"{path}: not a readable .npz file "
                      f"({type(error).__name__}: {error}).") from error
-  if len(arrays) != 2:
+  if "x_train" not in arrays or "x_test" not in arrays:
     raise ValueError(f"{path}: expected the arrays x_train and x_test of "
                      f"Keras's mnist.npz; found {found}.")
   train, test = arrays["x_train"], arrays["x_test"]
+  labels = None
+  if "y_train" in arrays and "y_test" in arrays:
+    labels = (*split_official_train(arrays["y_train"]), arrays["y_test"])
   return (*split_official_train(check_images(train, f"{path}[x_train]")),
-          check_images(test, f"{path}[x_test]"))
+          check_images(test, f"{path}[x_test]"), labels)
 
 
 def load_mnist(data_dir=None) -> ImageData:
@@ -174,7 +196,9 @@ def load_mnist(data_dir=None) -> ImageData:
   Returns:
     `ImageData` named "mnist": float32 `[N_split, 784]` levels 0..255,
     `image_shape=(28, 28, 1)`, `num_levels=256`, `alpha=1e-6`.  On the real
-    files the splits hold 50,000 / 10,000 / 10,000 images.
+    files the splits hold 50,000 / 10,000 / 10,000 images.  With the class
+    labels (the pickle's, the IDX label files', the npz's `y_*`): one-hot
+    `contexts` for `--conditional`.
 
   Raises:
     FileNotFoundError: no layout is complete (the message lists them and
@@ -185,11 +209,14 @@ def load_mnist(data_dir=None) -> ImageData:
   chosen, paths = image_layout.find_layout(data_dir, "MNIST", LAYOUTS,
                                            how_to_get)
   if chosen is LAYOUTS[0]:
-    train, val, test = read_maf_pickle(*paths)
+    train, val, test, labels = read_maf_pickle(*paths)
   elif chosen is LAYOUTS[1]:
-    train, val, test = read_idx_files(*paths)
+    train, val, test, labels = read_idx_files(*paths)
   else:
-    train, val, test = read_keras_npz(*paths)
+    train, val, test, labels = read_keras_npz(*paths)
+  source = " and ".join(paths)
+  contexts = one_hot_contexts(labels, NUM_CLASSES, (len(train), len(val), len(test)), source)
   return ImageData.from_splits(
-      "mnist", train, val, test, source=" and ".join(paths),
-      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA)
+      "mnist", train, val, test, source=source,
+      image_shape=IMAGE_SHAPE, num_levels=NUM_LEVELS, alpha=ALPHA, contexts=contexts,
+      context_description="one-hot digit class" if contexts else "")
