@@ -40,6 +40,10 @@ BAD_VALUES = {
     "--filters": "0", "--num-residual-blocks": "-1", "--augment-dims": "0",
     "--importance-samples": "0", "--temperature": "0", "--levels": "0",
     "--num-bins": "0", "--spline-bound": "-1",
+    # --data's checked types: fractions, column lists, bounds.
+    "--val-fraction": "1", "--test-fraction": "0", "--columns": "a,,b",
+    "--context-columns": "u,u", "--discrete-columns": ",", "--continuous-columns": " ",
+    "--plot-columns": "a,", "--bounded-columns": "share:1:0",
 }
 
 
