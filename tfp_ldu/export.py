@@ -178,15 +178,17 @@ class FlowExport(tf.Module):
     A method, not a property: SavedModel's object traversal evaluates
     properties, which traced every signature a second time.
     """
-    functions = {
-        name: function.get_concrete_function(*getattr(self, name).input_signature)
-        for name, function in self._signature_functions.items()}
-    return dict(serving_default=functions["log_prob"], **functions)
+    # tf.functions with input signatures, not concrete functions: SavedModel
+    # traces them inside its save context, where it traces the endpoints
+    # anyway; concrete functions traced here made it trace everything twice.
+    return dict(serving_default=self._signature_functions["log_prob"],
+                **self._signature_functions)
 
 
 def _named(endpoint, output_name):
   """A `tf.function` returning `{output_name: endpoint(*args)}` (a serving signature)."""
-  return tf.function(lambda *args: {output_name: endpoint(*args)}, autograph=False)
+  return tf.function(lambda *args: {output_name: endpoint(*args)}, autograph=False,
+                     input_signature=endpoint.input_signature)
 
 
 def _check_exportable(model):
