@@ -126,7 +126,8 @@ class FlowPlusPlus(FlowModel):
   ```python
   x = np.random.default_rng(0).integers(0, 17, size=(64, 8, 8, 1))
   model = FlowPlusPlus((8, 8, 1), num_levels=17, preset="small", seed=0,
-                       num_couplings=(1, 1, 1))  # one per stage; Flow++'s is (4, 2, 3)
+                       num_couplings=(1, 1, 1),                  # Flow++'s: (4, 2, 3)
+                       dequantizer_options=dict(num_couplings=1))  # the preset's: 2
   model.compile(keras.optimizers.Adam(1e-3))              # jit_compile=True: faster steps,
   model.fit(x.astype("float32"), batch_size=32, epochs=1, verbose=0)  # minutes to compile
   model(x[:4])                                            # [4] bound, nats
