@@ -34,8 +34,6 @@ setup(
     ],
     # pytest-xdist: the README's test command runs the suite on every core.
     # parquet: fit.py --data reads Parquet and Feather tables.
-    # The tests read Parquet and Feather files too.
-    extras_require={"test": ["pytest>=7", "pytest-xdist>=3", "pyarrow"],
-                    "parquet": ["pyarrow"]},
+    extras_require={"test": ["pytest>=7", "pytest-xdist>=3"], "parquet": ["pyarrow"]},
     entry_points={"console_scripts": ["tfp-ldu-fit=train.fit:cli"]},
 )
