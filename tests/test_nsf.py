@@ -2,10 +2,12 @@
 parameterisation, finite gradients far outside its interval, and a fit."""
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import (
     num_spline_parameters, rational_quadratic_spline)
+from tfp_ldu.flows import MAF
 from tfp_ldu.flows import NSF
 
 
@@ -57,3 +59,24 @@ def test_fit_beats_a_gaussian_and_samples_invert_exactly():
   result = flow.sample_with_diagnostics(256, seed=2)
   assert int(result["num_unconverged"]) == 0
   assert float(flow.sampling_residual(result)) < 1e-4
+
+
+@pytest.mark.parametrize("flow_class", [MAF, NSF])
+def test_each_made_runs_once_per_density_evaluation(flow_class):
+  # TFP's MaskedAutoregressiveFlow asks for the MADE's output once for the
+  # inverse and once for its log-det; the layer computes it once
+  # (LastInputCache).  Twice doubled the matmuls of a plain-graph step, and
+  # with dropout gave the value and the log-det different masks.
+  flow = flow_class(3, num_blocks=2, hidden_units=(8,), dropout=0.5)
+  x = curved(16)[:, :1].repeat(3, axis=1)
+  flow.initialize(x)
+  calls = []
+  for block in flow.blocks:
+    original = block.made.call
+    def counted(*args, _original=original, **kwargs):
+      calls.append(1)
+      return _original(*args, **kwargs)
+    block.made.call = counted
+  log_prob = flow(x, training=True)
+  assert len(calls) == 2, len(calls)
+  assert np.all(np.isfinite(log_prob))

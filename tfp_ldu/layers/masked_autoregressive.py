@@ -3,6 +3,7 @@ import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.bijectors.last_input_cache import LastInputCache
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import num_spline_parameters
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import rational_quadratic_spline
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import soft_clip
@@ -95,19 +96,24 @@ class MaskedAutoregressive(BijectorLayer):
     """latent -> data for `context` (`[..., C]`, or None); a fresh closure per call.
 
     A fresh bijector per call keeps TFP's cache per instance (and per context).
+    `tfb.MaskedAutoregressiveFlow` calls its function once for `inverse` and
+    again for `inverse_log_det_jacobian`; the MADE runs once for both
+    (`LastInputCache`).
     """
     del training
     check_context(type(self).__name__, self.context_size, context)
+    made_output = LastInputCache(
+        lambda x: tf.cast(self.made(x, context=context), x.dtype))
     if self.transformer == "affine":
       def shift_and_log_scale(x):
-        params = tf.cast(self.made(x, context=context), x.dtype)
+        params = made_output(x)
         log_scale = soft_clip(params[..., 1]) if self.soft_clip else params[..., 1]
         return params[..., 0], log_scale
       maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     else:
       def spline(x):
-        return rational_quadratic_spline(tf.cast(self.made(x, context=context), x.dtype),
-                                         self.num_bins, self.bound, clip=self.soft_clip)
+        return rational_quadratic_spline(made_output(x), self.num_bins, self.bound,
+                                         clip=self.soft_clip)
       maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
     if not self.reverse:
       return maf
