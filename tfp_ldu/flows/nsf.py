@@ -61,9 +61,7 @@ class NSF(FlowModel):
   flow.fit(x, batch_size=64, epochs=1, verbose=0)
   flow.log_prob(x[:5])                   # [5] nats
   flow.sample(3, seed=1)                 # [3, 2]
-  coupled = NSF(2, num_blocks=2, hidden_units=(8,), coupling=True)
-  coupled.initialize(x)
-  coupled.sample(3, seed=1)              # [3, 2], one pass per block
+  coupled = NSF(2, num_blocks=2, hidden_units=(16,), coupling=True)  # RQ-NSF (C)
   ```
 
   #### References
