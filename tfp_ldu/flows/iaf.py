@@ -1,9 +1,8 @@
 """Inverse autoregressive flow (Kingma et al., 2016): MAF inverted, cheap to sample."""
 import keras
 
+from tfp_ldu.flows.actnorm_then_blocks import actnorm_then_blocks
 from tfp_ldu.flows.flow_model import FlowModel
-from tfp_ldu.layers.actnorm import ActNorm
-from tfp_ldu.layers.flatten_event import FlattenEvent
 from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.masked_autoregressive import MaskedAutoregressive
 
@@ -74,14 +73,9 @@ class IAF(FlowModel):
       raise ValueError(f"IAF: num_blocks must be >= 1; got {num_blocks}.")
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.soft_clip = bool(soft_clip)
-    self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units, inverted=True,
-                                        soft_clip=self.soft_clip,
-                                        context_size=self.context_size, name=f"iaf_{i}",
-                                        dtype=self.dtype_policy)
-                   for i in range(self.num_blocks)]
-    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
-    self.flow_layers = [flatten, self.actnorm, *self.blocks]
+    actnorm_then_blocks(self, lambda i: MaskedAutoregressive(
+        self.event_size, self.hidden_units, inverted=True, soft_clip=self.soft_clip,
+        context_size=self.context_size, name=f"iaf_{i}", dtype=self.dtype_policy))
 
   def get_config(self):
     return {**super().get_config(), "num_blocks": self.num_blocks,

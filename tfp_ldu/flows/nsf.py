@@ -1,9 +1,8 @@
 """Neural spline flow (Durkan et al., 2019): rational-quadratic splines, autoregressive or coupling."""
 import keras
 
+from tfp_ldu.flows.actnorm_then_blocks import actnorm_then_blocks
 from tfp_ldu.flows.flow_model import FlowModel
-from tfp_ldu.layers.actnorm import ActNorm
-from tfp_ldu.layers.flatten_event import FlattenEvent
 from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.masked_autoregressive import MaskedAutoregressive
 from tfp_ldu.layers.vector_coupling_layer import VectorCouplingLayer
@@ -88,16 +87,12 @@ class NSF(FlowModel):
     self.coupling = bool(coupling)
     if self.coupling and self.event_size < 2:
       raise ValueError(f"NSF: coupling=True needs event_size >= 2; got {event_shape}.")
-    self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
     block = VectorCouplingLayer if self.coupling else MaskedAutoregressive
-    self.blocks = [block(self.event_size, hidden_units=self.hidden_units,
-                         dropout=self.dropout, transformer="spline", num_bins=self.num_bins,
-                         bound=self.bound, context_size=self.context_size,
-                         soft_clip=self.soft_clip, name=f"spline_{i}",
-                         dtype=self.dtype_policy)
-                   for i in range(self.num_blocks)]
-    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
-    self.flow_layers = [flatten, self.actnorm, *self.blocks]
+    actnorm_then_blocks(self, lambda i: block(
+        self.event_size, hidden_units=self.hidden_units, dropout=self.dropout,
+        transformer="spline", num_bins=self.num_bins, bound=self.bound,
+        context_size=self.context_size, soft_clip=self.soft_clip, name=f"spline_{i}",
+        dtype=self.dtype_policy))
 
   def get_config(self):
     return {**super().get_config(), "num_blocks": self.num_blocks,

@@ -1,9 +1,8 @@
 """RealNVP for vectors (Dinh et al., 2017): affine couplings on alternating halves."""
 import keras
 
+from tfp_ldu.flows.actnorm_then_blocks import actnorm_then_blocks
 from tfp_ldu.flows.flow_model import FlowModel
-from tfp_ldu.layers.actnorm import ActNorm
-from tfp_ldu.layers.flatten_event import FlattenEvent
 from tfp_ldu.layers.flatten_event import flat_event_shape
 from tfp_ldu.layers.vector_coupling_layer import VectorCouplingLayer
 
@@ -69,15 +68,10 @@ class RealNVP(FlowModel):
     self.hidden_units = tuple(int(h) for h in hidden_units)
     self.dropout = float(dropout)
     self.soft_clip = bool(soft_clip)
-    self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
-    self.blocks = [VectorCouplingLayer(self.event_size, transformer="affine",
-                                       hidden_units=self.hidden_units, dropout=self.dropout,
-                                       soft_clip=self.soft_clip,
-                                       context_size=self.context_size, name=f"coupling_{i}",
-                                       dtype=self.dtype_policy)
-                   for i in range(self.num_blocks)]
-    flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
-    self.flow_layers = [flatten, self.actnorm, *self.blocks]
+    actnorm_then_blocks(self, lambda i: VectorCouplingLayer(
+        self.event_size, transformer="affine", hidden_units=self.hidden_units,
+        dropout=self.dropout, soft_clip=self.soft_clip, context_size=self.context_size,
+        name=f"coupling_{i}", dtype=self.dtype_policy))
 
   def get_config(self):
     return {**super().get_config(), "num_blocks": self.num_blocks,
