@@ -115,12 +115,12 @@ class MaskedAutoregressive(BijectorLayer):
     A fresh bijector per call keeps TFP's cache per instance (and per context).
     `tfb.MaskedAutoregressiveFlow` calls its function once for `inverse` and
     again for `inverse_log_det_jacobian`; the MADE runs once for both
-    (`LastInputCache`).
+    (`LastInputCache`).  `training` switches the MADE's dropout (None: Keras's
+    ambient training flag, as inside `fit`).
     """
-    del training
     check_context(type(self).__name__, self.context_size, context)
     made_output = LastInputCache(
-        lambda x: tf.cast(self.made(x, context=context), x.dtype))
+        lambda x: tf.cast(self.made(x, context=context, training=training), x.dtype))
     if self.transformer == "affine":
       def shift_and_log_scale(x):
         params = made_output(x)
