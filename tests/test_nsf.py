@@ -111,3 +111,22 @@ def test_coupling_spline_gradients_are_finite_at_its_knots_and_far_outside():
   assert np.all(np.isfinite(log_prob))
   gradients = tape.gradient(loss, layer.trainable_weights)
   assert all(g is not None and np.all(np.isfinite(g)) for g in gradients)
+
+
+def test_the_one_hot_spline_equals_tfps_rational_quadratic_spline():
+  # tfp_ldu's RationalQuadraticSpline reads bins by one-hot masks instead of
+  # TFP's batched gathers; the map must be TFP's, inside and outside [-B, B].
+  rng = np.random.default_rng(0)
+  raw = tf.constant(rng.normal(scale=2.0, size=(40, 3, num_spline_parameters(6))))
+  ours = rational_quadratic_spline(raw, 6, 2.5)
+  theirs = tfp.bijectors.RationalQuadraticSpline(
+      ours.bin_widths, ours.bin_heights, ours.knot_slopes, range_min=-2.5)
+  points = np.concatenate([rng.uniform(-4.0, 4.0, size=(38, 3)),
+                           np.full((1, 3), 2.5), np.full((1, 3), -2.5)])
+  x = tf.constant(points)
+  for method in ("forward", "inverse"):
+    np.testing.assert_allclose(getattr(ours, method)(x), getattr(theirs, method)(x),
+                               rtol=0, atol=1e-12)
+  for method in ("forward_log_det_jacobian", "inverse_log_det_jacobian"):
+    np.testing.assert_allclose(getattr(ours, method)(x, event_ndims=0),
+                               getattr(theirs, method)(x, event_ndims=0), rtol=0, atol=1e-10)

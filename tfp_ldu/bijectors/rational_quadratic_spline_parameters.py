@@ -1,18 +1,19 @@
 """How a network's raw output is read as an element-wise rational-quadratic spline (NSF).
 
-The spline itself is TFP's `tfb.RationalQuadraticSpline` (Durkan et al. 2019):
-K monotone rational-quadratic bins on [-B, B] and the identity outside, so the
-tails are linear with slope 1.  TFP replaces out-of-bound inputs by a knot
-before the bin arithmetic, which is what keeps values and gradients finite
-far outside [-B, B] (the NaN-gradient bugs of flowjax #239 and BayesFlow #721
-were that guard missing).
+The spline is `tfp_ldu.bijectors.RationalQuadraticSpline` (Durkan et al.
+2019), the map of TFP's `tfb.RationalQuadraticSpline` with one-hot bin
+lookups instead of batched gathers (faster to trace and to differentiate):
+K monotone rational-quadratic bins on [-B, B] and the identity outside, so
+the tails are linear with slope 1.  Out-of-bound inputs are clamped onto the
+interval before the bin arithmetic, which is what keeps values and gradients
+finite far outside [-B, B] (the NaN-gradient bugs of flowjax #239 and
+BayesFlow #721 were that guard missing).
 """
 import math
 
 import tensorflow as tf
-import tensorflow_probability as tfp
 
-tfb = tfp.bijectors
+from tfp_ldu.bijectors.rational_quadratic_spline import RationalQuadraticSpline
 
 __all__ = ["num_spline_parameters", "rational_quadratic_spline", "soft_clip",
            "SOFT_CLIP_BOUND"]
@@ -72,7 +73,7 @@ def rational_quadratic_spline(raw, num_bins, bound, clip=False):
     clip: soft-clip the raw parameters first.
 
   Returns:
-    A `tfb.RationalQuadraticSpline` (latent -> data direction as `forward`
+    A `RationalQuadraticSpline` (latent -> data direction as `forward`
     is the caller's choice: the map is monotone with a closed-form inverse).
   """
   k = int(num_bins)
@@ -84,5 +85,4 @@ def rational_quadratic_spline(raw, num_bins, bound, clip=False):
   widths = _bin_sizes(raw[..., :k], bound)
   heights = _bin_sizes(raw[..., k:2 * k], bound)
   slopes = MIN_SLOPE + tf.nn.softplus(raw[..., 2 * k:] + slope_offset)
-  return tfb.RationalQuadraticSpline(widths, heights, slopes, range_min=-bound,
-                                     name="rational_quadratic_spline")
+  return RationalQuadraticSpline(widths, heights, slopes, range_min=-bound)

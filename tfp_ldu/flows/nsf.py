@@ -19,8 +19,9 @@ class NSF(FlowModel):
   for each block z_i = RQS_i^{-1}(a_i) with RQS_i a monotone spline of K bins
   on [-B, B] (the identity outside) whose 3K - 1 parameters a MADE computes
   from a_{<i}, and the order reversed between blocks
-  (`tfp_ldu.layers.MaskedAutoregressive(transformer="spline")`, built on
-  TFP's `tfb.RationalQuadraticSpline`).  `log_prob` is one pass per block;
+  (`tfp_ldu.layers.MaskedAutoregressive(transformer="spline")`; the spline
+  is `tfp_ldu.bijectors.RationalQuadraticSpline`, TFP's map with one-hot bin
+  lookups).  `log_prob` is one pass per block;
   `sample` inverts each block in D passes (closed-form spline inverses, no
   numeric solve).
 
