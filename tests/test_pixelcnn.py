@@ -113,15 +113,19 @@ def test_initialize_standardises_every_norm_per_position(monkeypatch):
   monkeypatch.setattr(PixelActNorm, "call", recording_call)
   out = net(batch).numpy()
   assert len(seen) == len(net.norms) == 3 * 2 + 2
+  # Features within a factor of 100 of the threshold are left out: the
+  # initialisation's variance (NumPy) and this call's (another summation
+  # order) can fall on either side of it (one of 144 did, in one CI run).
+  threshold = net.norms[0].min_variance
   for x, y in seen:
     variance = x.var(axis=0)
-    varying = variance > net.norms[0].min_variance
+    varying = variance > 100 * threshold
     np.testing.assert_allclose(y.mean(axis=0), 0.0, atol=1e-9)
     np.testing.assert_allclose(y.std(axis=0)[varying], 1.0, rtol=1e-9)
     assert varying.mean() > 0.9
   # The only constant features entering the first norm: group 0 (maps 0, 3, 6, 9)
   # of pixel (0, 0), which the type-A input layer connects to nothing.
-  first_constant = seen[0][0].var(axis=0) <= net.norms[0].min_variance
+  first_constant = seen[0][0].var(axis=0) <= threshold / 100
   expected = np.zeros_like(first_constant)
   expected[0, 0, 0::3] = True
   np.testing.assert_array_equal(first_constant, expected)
