@@ -10,11 +10,8 @@ from models.spec import Option
 from models.spec import Variant
 from models.spec import uniform_dequantization_and_logit
 from tfp_ldu.flows import LDUFlow
+from tfp_ldu.flows.ldu_flow import CPU_XLA_MAX_EVENT_SIZE
 
-# Without a GPU, the LDU flow on vectors of more than this many dimensions
-# trains faster as a plain graph than under XLA (bench/throughput.py; the
-# measurements are in docs/performance.md).
-CPU_XLA_MAX_EVENT_SIZE = 24
 
 _BLOCKS = dict(
     num_blocks=Option("num_blocks", "LDU blocks"),

@@ -1,10 +1,13 @@
 """LDUFlow and MAF as Keras models: density, sampling, training, saving."""
+import warnings
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from tfp_ldu.flows import MAF, LDUFlow
+from tfp_ldu.flows.ldu_flow import CPU_XLA_MAX_EVENT_SIZE
 from tfp_ldu.testing import randomise_d_scales
 
 
@@ -113,3 +116,21 @@ def test_eager_graph_and_xla_log_prob_agree():
   np.testing.assert_allclose(tf.function(model.log_prob, jit_compile=True)(x), eager,
                              atol=1e-10)
 
+
+
+def test_compile_warns_once_when_xla_is_slower_on_this_cpu(monkeypatch):
+  # An explicit jit_compile=True is kept, with one warning per class and
+  # process where the plain graph was measured faster on CPUs.
+  from tfp_ldu.flows import training
+  monkeypatch.setattr(training, "_WARNED_SLOW_XLA", set())
+  big = LDUFlow(CPU_XLA_MAX_EVENT_SIZE + 1, num_blocks=1, num_d_scales=1, hidden_units=(4,))
+  small = LDUFlow(CPU_XLA_MAX_EVENT_SIZE, num_blocks=1, num_d_scales=1, hidden_units=(4,))
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    small.compile(keras.optimizers.Adam(), jit_compile=True)
+    big.compile(keras.optimizers.Adam())
+    assert not caught and big.jit_compile is False  # Keras's CPU default: no warning.
+    big.compile(keras.optimizers.Adam(), jit_compile=True)
+    big.compile(keras.optimizers.Adam(), jit_compile=True)
+  assert len(caught) == 1 and "plain graph" in str(caught[0].message)
+  assert big.jit_compile is True

@@ -11,6 +11,11 @@ from tfp_ldu.layers.stacked_ldu_blocks import StackedLDUBlocks
 __all__ = ["LDUFlow"]
 
 
+# Without a GPU, the LDU flow with MADE shifts on more than this many
+# dimensions trains faster as a plain graph than under XLA (43-D: 43 against
+# 65 ms a step; bench/throughput.py, docs/performance.md).
+CPU_XLA_MAX_EVENT_SIZE = 24
+
 @keras.saving.register_keras_serializable(package="tfp_ldu")
 class LDUFlow(FlowModel):
   """`num_blocks` LDU blocks (MADE or PixelCNN shifts, Sinusoidal D-scales), then ActNorm.
@@ -69,6 +74,7 @@ class LDUFlow(FlowModel):
       raise ValueError(f'LDUFlow: conditioner="pixelcnn" needs an image event_shape '
                        f"(H, W, C); got {self.event_shape}.")
     self.conditioner = conditioner
+    self.cpu_xla_max_event_size = CPU_XLA_MAX_EVENT_SIZE if conditioner == "made" else None
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
     image_shape = self.event_shape if conditioner == "pixelcnn" else None

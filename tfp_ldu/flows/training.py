@@ -15,6 +15,8 @@ placed before `keras.Model`): the loss, the step, and `fit` / `evaluate`.
   `fit` then raises `NonFiniteLossError` naming the batch, with the weights
   as they were before that step.
 """
+import warnings
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -36,6 +38,10 @@ def _without_autograph(method):
   AutoGraph back for its own method.
   """
   return tf.autograph.experimental.do_not_convert(method)
+
+
+# Flow classes that have warned about XLA on a CPU (once per class and process).
+_WARNED_SLOW_XLA = set()
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -65,6 +71,29 @@ class FlowTraining:
   # Set by `fit` when XLA is requested under a strategy of several replicas:
   # each replica's loss and gradients are then one XLA function.
   replica_jit_compile = False
+
+  # The largest event size D at which XLA trained this family faster than a
+  # plain graph on CPUs (`bench/user_path.py`); None: XLA was not slower.
+  # Above it, `compile(jit_compile=True)` on a machine without GPUs warns once.
+  cpu_xla_max_event_size = None
+
+  def compile(self, *args, jit_compile="auto", **kwargs):
+    """`keras.Model.compile`; see `cpu_xla_max_event_size` for the one warning it adds.
+
+    `jit_compile="auto"` is Keras's default: a plain graph on CPU-only
+    machines, XLA with GPUs.  An explicit `jit_compile=True` is kept as asked.
+    """
+    super().compile(*args, jit_compile=jit_compile, **kwargs)
+    limit = self.cpu_xla_max_event_size
+    if (jit_compile is True and limit is not None and self.event_size > limit
+        and type(self).__name__ not in _WARNED_SLOW_XLA
+        and not tf.config.list_logical_devices("GPU")):
+      _WARNED_SLOW_XLA.add(type(self).__name__)
+      warnings.warn(
+          f"{type(self).__name__}: jit_compile=True on a machine without GPUs.  On CPUs "
+          f"the plain graph trained this flow faster above D = {limit} (64-D LDU flow: "
+          f"55 against 97 ms a step, bench/user_path.py); leave jit_compile unset for it.  "
+          f"XLA stays on, as asked.", stacklevel=2)
 
   @_without_autograph
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
