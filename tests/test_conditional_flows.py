@@ -27,7 +27,9 @@ import tensorflow as tf
 
 from tfp_ldu.flows import (MAF, NAF, NSF, FlowPlusPlus, Glow, LDUFlow,
                            MixtureLogisticCouplingFlow, PlanarFlow, ResidualFlow)
+from tfp_ldu.flows import FlowModel
 from tfp_ldu.flows.flow_model import conditional_flow_names
+from tfp_ldu.layers import ActNorm
 
 D, C = 3, 2
 
@@ -46,6 +48,10 @@ BUILDERS = {
         D, num_couplings=2, num_components=2, hidden_units=(8,), dtype=dtype, **kw),
     "residual": lambda dtype, **kw: ResidualFlow(D, num_blocks=2, hidden_units=(8,), seed=0,
                                                  dtype=dtype, **kw),
+    "maf_mog": lambda dtype, **kw: MAF(D, num_blocks=1, hidden_units=(8,), base="mog",
+                                       num_components=2, dtype=dtype, **kw),
+    "planar": lambda dtype, **kw: PlanarFlow(D, num_layers=2, context_hidden_units=4,
+                                             dtype=dtype, **kw),
 }
 
 
@@ -122,6 +128,25 @@ def test_conditional_flow_trains_samples_and_reloads(name, dtype, tmp_path):
                              rtol=1e-5 if dtype == "float32" else 1e-10)
 
 
+@pytest.mark.parametrize("name", ["planar", "maf_mog"])
+def test_the_context_moves_log_prob(name):
+  """Families whose context weights start at zero: once they are not, c moves log p(x | c).
+
+  A flow that built its context weights but did not read them fails here.
+  """
+  keras.utils.set_random_seed(0)
+  model = BUILDERS[name]("float32", context_shape=(C,))
+  x, c = paired_data(n=16)
+  model.initialize({"x": x, "context": c})
+  rng = np.random.default_rng(0)
+  context_weights = [w for w in model.trainable_weights if "context" in w.path]
+  assert context_weights
+  for weight in context_weights:
+    weight.assign(weight + 0.3 * rng.normal(size=weight.shape))
+  moved = model.log_prob(x, context=c) - model.log_prob(x, context=c[::-1])
+  assert np.min(np.abs(moved[:7])) > 1e-3, moved
+
+
 def test_a_context_net_is_trained_end_to_end_and_saved(tmp_path):
   keras.utils.set_random_seed(1)
   net = keras.Sequential([keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(4)])
@@ -161,8 +186,17 @@ def test_context_mistakes_get_clear_errors():
     conditional.distribution.sample(2)
   with pytest.raises(ValueError, match="NaN/inf"):
     conditional.fit({"x": x, "context": np.where(c > 10, np.nan, c)}, epochs=1, verbose=0)
-  with pytest.raises(ValueError, match="PlanarFlow is not conditional yet"):
-    PlanarFlow(D, num_layers=2, context_shape=(C,))
+  with pytest.raises(ValueError, match="Unconditional is not conditional yet: none of its "
+                                       "layers reads a context"):
+    Unconditional(D, context_shape=(C,))
+
+
+class Unconditional(FlowModel):
+  """A flow whose layers read no context (every library family reads one now)."""
+
+  def __init__(self, event_shape, **kwargs):
+    super().__init__(event_shape, **kwargs)
+    self.flow_layers = [ActNorm(self.event_size)]
 
 
 # ---- the statistics ---------------------------------------------------------

@@ -331,17 +331,23 @@ class FlowModel(FlowTraining, keras.Model):
     """The evaluation-mode `flow_bijector()` over the current weights (unconditional models)."""
     return self.flow_bijector()
 
-  def base_distribution(self):
+  def base_distribution(self, features=None):
     """The latent distribution: a standard normal over `latent_shape`.
 
     In the variable dtype (float32 under mixed precision): its log-density
-    sums D terms and must not take a bfloat16 compute dtype.
+    sums D terms and must not take a bfloat16 compute dtype.  Given
+    embedded context features `[B, context_size]` (`embed_context`), it has
+    batch shape `[B]`, one latent distribution per context: the same normal
+    broadcast here; a subclass whose base reads the context (`MAF(base="mog")`)
+    builds p(z | c) from them.
     """
     dtype = self.dtype_policy.variable_dtype
     if len(self.latent_shape) == 1:
-      return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
-    return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
-                           reinterpreted_batch_ndims=len(self.latent_shape))
+      base = tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
+    else:
+      base = tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
+                             reinterpreted_batch_ndims=len(self.latent_shape))
+    return base if features is None else tfd.BatchBroadcast(base, tf.shape(features)[:1])
 
   def transformed_distribution(self, training=None, context=None):
     """A `tfd.TransformedDistribution(base, flow_bijector(training))` over the current weights.
@@ -353,11 +359,20 @@ class FlowModel(FlowTraining, keras.Model):
     gives `[n, B, *event_shape]`).
     """
     self._check_context_given(context, f"{type(self).__name__}.distribution")
-    base = self.base_distribution()
+    features = None
     if context is not None:
-      context = self._as_context(context)
-      base = tfd.BatchBroadcast(base, tf.shape(context)[:1])
-    return tfd.TransformedDistribution(base, self.flow_bijector(training, context))
+      features = self.embed_context(self._as_context(context), training)
+    return self._distribution_given(features, training)
+
+  def _distribution_given(self, features, training=None):
+    """`transformed_distribution` for embedded context features `[B, context_size]` (or None)."""
+    return tfd.TransformedDistribution(self._base_given(features),
+                                       self._chain(training, features))
+
+  def _base_given(self, features):
+    """`base_distribution(features)`; `base_distribution()` without a context, so that
+    subclasses of unconditional models may keep overriding it without the argument."""
+    return self.base_distribution() if features is None else self.base_distribution(features)
 
   @property
   def distribution(self):
@@ -632,9 +647,11 @@ class FlowModel(FlowTraining, keras.Model):
                   max_iterations=solved.num_iterations,
                   num_unconverged=solved.num_unconverged)
     count = tf.shape(context)[0]
-    latents = self.base_distribution().sample(n * count, seed=seed) * temperature
     rows = tf.tile(context, tf.concat([[n], tf.ones([len(self.context_shape)], tf.int32)], 0))
-    solved = solve_forward(self.flow_bijector(context=rows), latents)
+    features = self.embed_context(rows)
+    # One latent per row (n * count), from p(z | c) when the base reads the context.
+    latents = self._base_given(features).sample(seed=seed) * temperature
+    solved = solve_forward(self._chain(None, features), latents)
     unflatten = lambda t: tf.reshape(t, tf.concat([[n, count], tf.shape(t)[1:]], 0))
     return dict(samples=unflatten(solved.value), latents=unflatten(latents),
                 max_iterations=solved.num_iterations,
