@@ -764,7 +764,7 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
   figures, images = [], {}
   if args.augment_dims:  # Both estimates of the marginalising flow, each labelled.
     bound = summarize_log_likelihood(BatchedLogProb(
-        model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(data.test))
+        model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(test_inputs))
     images.update(
         test_log_likelihood_kind=model.test_log_likelihood_kind,
         importance_samples=((args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES)

@@ -80,6 +80,8 @@ class FlowModel(FlowTraining, keras.Model):
   renamed_arguments = RENAMED_ARGUMENTS
   # Whether the constructor gives its layers the context (`context_shape`).
   takes_context = False
+  # The entries of `sample_with_diagnostics` shaped `[n, (B,) ...]` (per sample).
+  sample_outputs = ("samples", "latents")
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
                context_shape=None, context_net=None, preprocessing=None, **kwargs):
@@ -607,7 +609,7 @@ class FlowModel(FlowTraining, keras.Model):
     if sample_shape is not None:
       result = self.sample_with_diagnostics(math.prod(sample_shape), seed, temperature,
                                             context)
-      for name in ("samples", "latents"):
+      for name in self.sample_outputs:
         result[name] = tf.reshape(result[name],
                                   [*sample_shape, *result[name].shape[1:]])
       return result
@@ -628,7 +630,7 @@ class FlowModel(FlowTraining, keras.Model):
         arguments.append(context)
       result = self._compiled_function("sample", seeded=seed is not None)(*arguments)
     if one_context:  # [n, 1, ...] -> [n, ...]
-      result = {**result, **{name: result[name][:, 0] for name in ("samples", "latents")}}
+      result = {**result, **{name: result[name][:, 0] for name in self.sample_outputs}}
     return result
 
   def draw_with_diagnostics(self, n, seed, temperature=1.0, context=None):
