@@ -327,7 +327,7 @@ def test_class_conditional_glow_uses_its_class_and_reloads(tmp_path):
 
 
 def test_conditional_flow_plus_plus_on_images_trains_samples_and_reloads(tmp_path):
-  """Flow++'s gated networks read the class; its dequantiser stays q(u | x)."""
+  """Flow++'s gated networks read the class, and so does its dequantiser q(u | x, c)."""
   x, c = class_images(64, seed=2)
   levels = np.clip(np.round(x + 1), 0, 4)  # Five pixel levels.
   keras.utils.set_random_seed(0)
@@ -341,6 +341,21 @@ def test_conditional_flow_plus_plus_on_images_trains_samples_and_reloads(tmp_pat
   model.compile(keras.optimizers.Adam(1e-3))
   history = model.fit({"x": levels, "context": c}, batch_size=16, epochs=1, verbose=0)
   assert np.isfinite(history.history["loss"][0])
+  # q(u | x, c): the context channels of the dequantiser's context network get a
+  # gradient through the bound, and log q moves with c.
+  dequantizer = model.dequantizer
+  assert dequantizer.context_size == model.context_size == 4
+  kernel = dequantizer.context_network.proj_in.kernel  # [3, 3, 1 + 4, F]
+  with tf.GradientTape() as tape:
+    loss = -tf.reduce_mean(model({"x": levels[:16], "context": c[:16]}, training=True))
+  assert np.min(np.max(np.abs(tape.gradient(loss, kernel)[:, :, 1:]), axis=(0, 1, 3))) > 0
+  log_q = {}
+  for name, context in (("c", c[:16]), ("other", c[::-1][:16])):
+    dequantizer.seed_generator.state.assign([0, 0])  # The same noise for both.
+    log_q[name] = model.dequantize(levels[:16], context=context)[1].numpy()
+  assert np.max(np.abs(log_q["c"] - log_q["other"])) > 1e-3
+  bound = model.importance_weighted_log_likelihood(levels[:4], 2, context=c[:4])
+  assert bound.shape == (4,) and np.all(np.isfinite(bound))
   y = (levels[:6] + 0.5) / 5
   log_prob = model.log_prob(y, context=c[:6])
   assert np.all(np.isfinite(log_prob))

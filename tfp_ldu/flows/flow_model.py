@@ -459,11 +459,29 @@ class FlowModel(FlowTraining, keras.Model):
   def call(self, inputs, training=None):
     """`[N]` log-likelihoods of `x` or `{"x": x, "context": c}` (what `fit` maximises)."""
     x, context = self._as_inputs(inputs)
-    distribution = self.transformed_distribution(training, context)
+    features = None if context is None else self.embed_context(context, training)
+    distribution = self._distribution_given(features, training)
     if self.dequantizer is None:
       return distribution.log_prob(x)
-    y, log_q = self.dequantizer(x, training=training)
+    y, log_q = self._dequantize(x, features, training)
     return distribution.log_prob(y) - log_q
+
+  def dequantize(self, x, context=None, training=None):
+    """`(y, log q(y | x[, c]))` of the dequantiser for discrete `x` `[N, *event_shape]`.
+
+    A dequantiser that reads a context (`VariationalDequantizer(context_size=...)`,
+    as `FlowPlusPlus` builds for a conditional model) gets the model's
+    embedded features of the raw contexts `context`; others ignore it.
+    """
+    x, context = self._as_inputs(x if context is None else {"x": x, "context": context})
+    features = None if context is None else self.embed_context(context, training)
+    return self._dequantize(x, features, training)
+
+  def _dequantize(self, x, features, training=None):
+    """The dequantiser's `(y, log q)`, given the context features if it reads them."""
+    if getattr(self.dequantizer, "context_size", 0):
+      return self.dequantizer(x, training=training, context=features)
+    return self.dequantizer(x, training=training)
 
   @concise_errors
   def log_prob(self, x, context=None):
@@ -487,8 +505,8 @@ class FlowModel(FlowTraining, keras.Model):
       return self._compiled_function("log_prob")(x)
     return self._compiled_function("log_prob")(x, context)
 
-  def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256):
-    """`[N]` importance-weighted lower bound on log P(x) (nats, float64) for discrete x.
+  def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256, context=None):
+    """`[N]` importance-weighted lower bound on log P(x[ | c]) (nats, float64) for discrete x.
 
     With the dequantiser's q(y | x) as proposal and K = `num_samples` draws
     y_k ~ q(. | x) (Burda et al., 2016; Flow++'s test-set estimate, K = 4096):
@@ -508,6 +526,8 @@ class FlowModel(FlowTraining, keras.Model):
       x: `[N, *event_shape]` discrete data (levels, as `call` takes).
       num_samples: K >= 1.
       batch_size: the largest number of dequantised rows evaluated together.
+      context: conditional models: raw contexts `[N, *context_shape]` (or
+        one); q (if it reads the context) and p are both given c.
 
     Returns:
       float64 `[N]` tensor, in nats (divide by D ln 2 and add log2 of the
@@ -526,27 +546,33 @@ class FlowModel(FlowTraining, keras.Model):
       raise ValueError(f"{type(self).__name__}.importance_weighted_log_likelihood: "
                        f"num_samples and batch_size must be >= 1; got {num_samples} and "
                        f"{batch_size}.")
-    x = self._as_input(x)
+    x, context = self._as_inputs(x if context is None else {"x": x, "context": context})
     rows = x.shape[0] or int(batch_size)
     chunk = min(num_samples, max(1, int(batch_size) // max(rows, 1)))
+    tile = lambda t, count: tf.reshape(  # noqa: E731  [N, ...] -> [count N, ...]
+        tf.tile(t[tf.newaxis], [count] + [1] * t.shape.rank), [-1, *t.shape[1:]])
 
     def chunk_function(count):
-      def log_sum_of_weights(data):
+      def log_sum_of_weights(data, *contexts):
         """float64 `[N]` log sum_k of `count` importance weights."""
-        tiled = tf.reshape(tf.tile(data[tf.newaxis], [count] + [1] * data.shape.rank),
-                           [-1, *self.event_shape])
-        y, log_q = self.dequantizer(tiled, training=False)
-        log_weights = tf.cast(self.transformed_distribution(False).log_prob(y) - log_q, tf.float64)
+        features = (self.embed_context(tile(contexts[0], count), training=False)
+                    if contexts else None)
+        y, log_q = self._dequantize(tile(data, count), features, training=False)
+        log_weights = tf.cast(self._distribution_given(features, False).log_prob(y) - log_q,
+                              tf.float64)
         return tf.reduce_logsumexp(tf.reshape(log_weights, [count, -1]), axis=0)
 
+      contexts = ([tf.TensorSpec([None, *self.context_shape], self.compute_dtype)]
+                  if self.conditional else [])
       return self.compiled_calls.get(
           ("importance_weighted", count, self.compute_dtype),
           lambda: tf.function(log_sum_of_weights, autograph=False, input_signature=[
-              tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]))
+              tf.TensorSpec([None, *self.event_shape], self.compute_dtype), *contexts]))
 
+    arguments = [x] if context is None else [x, context]
     total = None
     for start in range(0, num_samples, chunk):
-      part = chunk_function(min(chunk, num_samples - start))(x)
+      part = chunk_function(min(chunk, num_samples - start))(*arguments)
       total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
     return total - math.log(num_samples)
 
@@ -780,11 +806,15 @@ class FlowModel(FlowTraining, keras.Model):
               f"{type(self).__name__}.initialize: the batch holds values in "
               f"[{float(tf.reduce_min(h)):.4g}, {float(tf.reduce_max(h)):.4g}], outside "
               f"the support of {hint}.")
+    features = self.embed_context(context, training=False)
     if self.dequantizer is not None:
       if needs_initialization(self.dequantizer):
-        self.dequantizer.initialize(h)
-      h, _ = self.dequantizer(h, training=False)
-    initialize_in_order(self.flow_layers, h, self.embed_context(context, training=False))
+        if getattr(self.dequantizer, "context_size", 0):
+          self.dequantizer.initialize(h, context=features)
+        else:
+          self.dequantizer.initialize(h)
+      h, _ = self._dequantize(h, features, training=False)
+    initialize_in_order(self.flow_layers, h, features)
 
   def after_training(self, x):
     """Sets the statistics evaluation reads from data, e.g. batch norm's, from `x`.
@@ -800,11 +830,11 @@ class FlowModel(FlowTraining, keras.Model):
     if not any(layer.collects_statistics for layer in self.flow_layers):
       return
     h, context = self._as_inputs(x)
+    features = self.embed_context(context, training=False)
     if self.dequantizer is not None:
-      h, _ = self.dequantizer(h, training=False)
+      h, _ = self._dequantize(h, features, training=False)
     walk_in_order(self.flow_layers, h,
-                  lambda layer, inputs: layer.after_training(inputs),
-                  self.embed_context(context, training=False))
+                  lambda layer, inputs: layer.after_training(inputs), features)
 
   def test_log_likelihood(self, x):
     """`[N]` the model's honest held-out log-likelihood of data `x`, in nats.
