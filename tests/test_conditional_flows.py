@@ -24,6 +24,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfp_ldu.flows import (MAF, NAF, NSF, FlowPlusPlus, Glow, LDUFlow,
                            MixtureLogisticCouplingFlow, PlanarFlow, ResidualFlow)
@@ -31,6 +32,7 @@ from tfp_ldu.flows import FlowModel
 from tfp_ldu.flows.flow_model import conditional_flow_names
 from tfp_ldu.layers import ActNorm
 
+tfb, tfd = tfp.bijectors, tfp.distributions
 D, C = 3, 2
 
 BUILDERS = {
@@ -145,6 +147,32 @@ def test_the_context_moves_log_prob(name):
     weight.assign(weight + 0.3 * rng.normal(size=weight.shape))
   moved = model.log_prob(x, context=c) - model.log_prob(x, context=c[::-1])
   assert np.min(np.abs(moved[:7])) > 1e-3, moved
+
+
+def test_a_hand_built_tfp_chain_takes_the_context_as_conditional_input():
+  """TFP's convention (TFP #1410/#1801): `bijector_kwargs` keyed by bijector name reach every
+  conditional bijector of a `tfb.Chain` built by hand from a conditional MAF's layers."""
+  keras.utils.set_random_seed(4)
+  model = BUILDERS["maf"]("float32", context_shape=(C,))
+  x, c = paired_data(n=16)
+  model.initialize({"x": x, "context": c})
+  features = model.embed_context(c)
+  chain = tfb.Chain([layer.conditional_bijector() for layer in model.flow_layers])
+  names = [layer.name for layer in model.flow_layers]
+  assert [part.name for part in chain.bijectors] == names
+  kwargs = {name: {"conditional_input": features} for name in names}
+  distribution = tfd.TransformedDistribution(model.base_distribution(), chain)
+  expected = model.log_prob(x, context=c)
+  np.testing.assert_allclose(distribution.log_prob(x, bijector_kwargs=kwargs), expected,
+                             rtol=1e-5, atol=1e-5)
+  z = chain.inverse(x, **kwargs)
+  np.testing.assert_allclose(chain.forward(tf.identity(z), **kwargs), x, atol=1e-4)
+  # The context is used: other contexts give other densities, and none is refused.
+  other = {name: {"conditional_input": features[::-1]} for name in names}
+  assert np.min(np.abs(distribution.log_prob(x, bijector_kwargs=other)[:7]
+                       - expected[:7])) > 1e-4
+  with pytest.raises(ValueError, match="needs a context"):
+    chain.inverse(tf.identity(x))
 
 
 def test_a_context_net_is_trained_end_to_end_and_saved(tmp_path):
