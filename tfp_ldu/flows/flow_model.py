@@ -479,9 +479,11 @@ class FlowModel(FlowTraining, keras.Model):
 
   def _dequantize(self, x, features, training=None):
     """The dequantiser's `(y, log q)`, given the context features if it reads them."""
-    if getattr(self.dequantizer, "context_size", 0):
-      return self.dequantizer(x, training=training, context=features)
-    return self.dequantizer(x, training=training)
+    return self.dequantizer(x, training=training, **self._dequantizer_context(features))
+
+  def _dequantizer_context(self, features):
+    """`{"context": features}` for a dequantiser that reads a context, else `{}`."""
+    return {"context": features} if getattr(self.dequantizer, "context_size", 0) else {}
 
   @concise_errors
   def log_prob(self, x, context=None):
@@ -809,10 +811,7 @@ class FlowModel(FlowTraining, keras.Model):
     features = self.embed_context(context, training=False)
     if self.dequantizer is not None:
       if needs_initialization(self.dequantizer):
-        if getattr(self.dequantizer, "context_size", 0):
-          self.dequantizer.initialize(h, context=features)
-        else:
-          self.dequantizer.initialize(h)
+        self.dequantizer.initialize(h, **self._dequantizer_context(features))
       h, _ = self._dequantize(h, features, training=False)
     initialize_in_order(self.flow_layers, h, features)
 
