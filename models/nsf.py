@@ -10,6 +10,16 @@ from models.spec import Option
 from models.spec import Variant
 from tfp_ldu.flows import NSF
 
+# The spline flags, shared with --model nsf-coupling (models/nsf_coupling.py).
+SPLINE_FLAGS = (
+    Flag("num_bins", ("--num-bins",),
+         dict(type="positive_int",
+              help="--model nsf, nsf-coupling: bins K per spline (default: 8)")),
+    Flag("bound", ("--spline-bound",),
+         dict(dest="bound", type="positive_float",
+              help="--model nsf, nsf-coupling: the splines' interval [-B, B] (default: 3)")),
+)
+
 SPEC = FlowSpec(
     name="nsf",
     summary="Neural spline flow: MADE-conditioned rational-quadratic splines (autoregressive)",
@@ -19,13 +29,7 @@ SPEC = FlowSpec(
                      hidden_units=Option("hidden_units", "MADE hidden sizes"),
                      dropout=Option("dropout", "MADE dropout rate")),
         table_options=("hidden_units", "dropout")),
-    flags=(
-        Flag("num_bins", ("--num-bins",),
-             dict(type="positive_int", help="--model nsf: bins K per spline (default: 8)")),
-        Flag("bound", ("--spline-bound",),
-             dict(dest="bound", type="positive_float",
-                  help="--model nsf: the splines' interval [-B, B] (default: 3)")),
-    ),
+    flags=SPLINE_FLAGS,
     tiny=dict(num_blocks=2, hidden_units=(8,)),
     tiny_flag_values=dict(num_bins=4),
 )

@@ -26,8 +26,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_ldu.flows import (MAF, NAF, NSF, FlowPlusPlus, Glow, LDUFlow,
-                           MixtureLogisticCouplingFlow, PlanarFlow, ResidualFlow)
+from tfp_ldu.flows import (IAF, MAF, NAF, NSF, FlowPlusPlus, Glow, LDUFlow,
+                           MixtureLogisticCouplingFlow, PlanarFlow, RealNVP, ResidualFlow)
 from tfp_ldu.flows import FlowModel
 from tfp_ldu.flows.flow_model import conditional_flow_names
 from tfp_ldu.layers import ActNorm
@@ -39,6 +39,11 @@ BUILDERS = {
     "maf": lambda dtype, **kw: MAF(D, num_blocks=2, hidden_units=(8,), dtype=dtype, **kw),
     "nsf": lambda dtype, **kw: NSF(D, num_blocks=2, hidden_units=(8,), num_bins=4,
                                    dtype=dtype, **kw),
+    "nsf_coupling": lambda dtype, **kw: NSF(D, num_blocks=1, hidden_units=(8,), num_bins=4,
+                                            coupling=True, dtype=dtype, **kw),
+    "realnvp": lambda dtype, **kw: RealNVP(D, num_blocks=2, hidden_units=(8,), dtype=dtype,
+                                           **kw),
+    "iaf": lambda dtype, **kw: IAF(D, num_blocks=2, hidden_units=(8,), dtype=dtype, **kw),
     "ldu": lambda dtype, **kw: LDUFlow(D, num_blocks=2, num_d_scales=1, num_components=2,
                                        hidden_units=(8,), dtype=dtype, **kw),
     "ldu_unrolled": lambda dtype, **kw: LDUFlow(
@@ -102,6 +107,8 @@ def test_conditional_flow_trains_samples_and_reloads(name, dtype, tmp_path):
 
   log_prob = model.log_prob(x[:5], context=c[:5])
   assert log_prob.shape == (5,) and log_prob.dtype == dtype and np.all(np.isfinite(log_prob))
+  # The context reaches the density: a flow that dropped it would fail here.
+  assert np.min(np.abs(model.log_prob(x[:5], context=c[5:10]) - log_prob)) > 1e-5
   one = model.log_prob(x[:5], context=c[2])
   np.testing.assert_allclose(one[2], log_prob[2], rtol=1e-6)
   np.testing.assert_allclose(one, model.log_prob(x[:5], context=np.repeat(c[2:3], 5, 0)),

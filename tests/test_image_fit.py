@@ -45,7 +45,11 @@ def test_digits_runs_end_to_end_then_reconstructs(tmp_path):
   # bits/dim = -(bound in nats) / (D ln 2) with the bound of the dequantised pixels.
   expected = -metrics["test_log_likelihood"] / (64 * math.log(2.))
   assert metrics["test_bits_per_dim"] == pytest.approx(expected, rel=1e-9)
-  assert 0 < metrics["test_bits_per_dim"] < math.log2(17)  # beats uniform after training
+  assert 0 < metrics["test_bits_per_dim"] < math.log2(17)
+  # Training helped: the uniform bound above already held at initialisation
+  # (2.92 bits/dim), so compare with the initial test log-likelihood (30 steps:
+  # -129.75 -> -127.73 nats).
+  assert metrics["test_log_likelihood"] > metrics["initial_test_log_likelihood"] + 1.0
   assert metrics["test_bits_per_dim_2se"] > 0
   assert metrics["solver_num_unconverged"] == 0
   # Both nats scales, labelled: the bound on the levels and log p(y) of the

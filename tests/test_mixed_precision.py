@@ -9,6 +9,7 @@ from tfp_ldu.flows import LDUFlow
 from tfp_ldu.flows import MAF
 from tfp_ldu.flows import MixtureLogisticCouplingFlow
 from tfp_ldu.flows import NAF
+from tfp_ldu.flows import RealNVP
 from tfp_ldu.layers.precision import FlowDTypePolicy
 from tfp_ldu.layers.precision import conditioner_policy
 from tfp_ldu.layers.precision import flow_dtype_policy
@@ -34,6 +35,7 @@ FLOWS = {
     "naf": lambda **kw: NAF(4, num_blocks=1, num_components=2, hidden_units=(16,), **kw),
     "flowpp": lambda **kw: MixtureLogisticCouplingFlow(4, num_couplings=2, num_components=2,
                                                        hidden_units=(16,), **kw),
+    "realnvp": lambda **kw: RealNVP(4, num_blocks=2, hidden_units=(16,), **kw),
     "glow": lambda **kw: Glow((4, 4, 2), levels=2, steps_per_level=1, hidden_channels=8,
                               seed=0, **kw),
 }

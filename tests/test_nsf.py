@@ -1,12 +1,17 @@
-"""NSF beyond the registry checks (tests/cases/masked_autoregressive.py): the spline's
-parameterisation, finite gradients far outside its interval, and a fit."""
+"""NSF beyond the registry checks (tests/cases/masked_autoregressive.py,
+tests/cases/vector_coupling.py): the spline's parameterisation, finite gradients far
+outside its interval and on its knots, and a fit."""
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import (
     num_spline_parameters, rational_quadratic_spline)
+from tfp_ldu.flows import MAF
 from tfp_ldu.flows import NSF
+from tfp_ldu.layers import VectorCouplingLayer
 
 
 def curved(n, seed=0):
@@ -57,3 +62,52 @@ def test_fit_beats_a_gaussian_and_samples_invert_exactly():
   result = flow.sample_with_diagnostics(256, seed=2)
   assert int(result["num_unconverged"]) == 0
   assert float(flow.sampling_residual(result)) < 1e-4
+
+
+@pytest.mark.parametrize("flow_class", [MAF, NSF])
+def test_each_made_runs_once_per_density_evaluation(flow_class):
+  # TFP's MaskedAutoregressiveFlow asks for the MADE's output once for the
+  # inverse and once for its log-det; the layer computes it once
+  # (LastInputCache).  Twice doubled the matmuls of a plain-graph step, and
+  # with dropout gave the value and the log-det different masks.
+  flow = flow_class(3, num_blocks=2, hidden_units=(8,), dropout=0.5)
+  x = curved(16)[:, :1].repeat(3, axis=1)
+  flow.initialize(x)
+  calls = []
+  for block in flow.blocks:
+    original = block.made.call
+    def counted(*args, _original=original, **kwargs):
+      calls.append(1)
+      return _original(*args, **kwargs)
+    block.made.call = counted
+  log_prob = flow(x, training=True)
+  assert len(calls) == 2, len(calls)
+  assert np.all(np.isfinite(log_prob))
+
+
+def test_coupling_spline_gradients_are_finite_at_its_knots_and_far_outside():
+  """NSF(coupling=True)'s layer in float64: log_prob and every weight's gradient stay finite
+  with x_t on each knot of its own spline (the interval's edges among them), a hair either
+  side of them, and at |x| = 1e3 (x_p far out too, so the network's output is extreme)."""
+  keras.utils.set_random_seed(0)
+  layer = VectorCouplingLayer(2, transformer="spline", num_bins=4, bound=3.0,
+                              hidden_units=(8,), dtype="float64")
+  head = layer.conditioner.head
+  rng = np.random.default_rng(0)
+  head.kernel.assign(rng.normal(size=head.kernel.shape))
+  head.bias.assign(rng.normal(size=head.bias.shape))
+  x_p = tf.constant([[0.5], [-2.0], [1e3], [-1e3]], tf.float64)
+  spline = rational_quadratic_spline(layer.conditioner(x_p)[:, 0], 4, 3.0, clip=True)
+  knots = -3.0 + tf.concat([tf.zeros([4, 1], tf.float64),
+                            tf.cumsum(spline.bin_widths, axis=-1)], axis=-1)  # [4, K + 1]
+  x_t = tf.concat([knots, knots - 1e-12, knots + 1e-12,
+                   tf.constant([[1e3, -1e3]] * 4, tf.float64)], axis=-1)
+  points = tf.reshape(tf.stack([tf.broadcast_to(x_p, x_t.shape), x_t], -1), [-1, 2])
+  base = tfp.distributions.MultivariateNormalDiag(tf.zeros([2], tf.float64))
+  with tf.GradientTape() as tape:
+    log_prob = tfp.distributions.TransformedDistribution(base, layer.bijector()).log_prob(
+        points)
+    loss = -tf.reduce_sum(log_prob)
+  assert np.all(np.isfinite(log_prob))
+  gradients = tape.gradient(loss, layer.trainable_weights)
+  assert all(g is not None and np.all(np.isfinite(g)) for g in gradients)

@@ -8,7 +8,8 @@ their data (std 2 on [-2, 2]) cover the interval's inside, its edges and the
 identity tails; the large-input check goes to |x| = 1e3, far in the tails.
 The conditional cases take a context of C features at every MADE layer; the
 univariate one (D = 1) has no path from x to the transform at all, so only
-the context can move it (the case flowjax #147 got wrong).
+the context can move it (the case flowjax #147 got wrong).  The inverted
+cases are IAF's direction: the D-pass solve is the data -> latent map.
 """
 import keras
 import numpy as np
@@ -50,4 +51,9 @@ CASES = [
     BijectorCase("masked_autoregressive_conditional_univariate",
                  lambda: make_maf(6, event_size=1, context_size=3), event_size=1,
                  context_size=3, dead_weights=("made/kernel_0",)),
+    BijectorCase("masked_autoregressive_inverted",
+                 lambda: make_maf(7, output_gain=2.0, inverted=True), event_size=4),
+    BijectorCase("masked_autoregressive_inverted_conditional",
+                 lambda: make_maf(8, event_size=3, context_size=2, inverted=True),
+                 event_size=3, context_size=2),
 ]

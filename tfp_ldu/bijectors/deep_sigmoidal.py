@@ -1,6 +1,7 @@
 """The deep sigmoidal flow of Neural Autoregressive Flows (Huang et al., ICML 2018)."""
 import tensorflow as tf
 
+from tfp_ldu.bijectors.last_input_cache import LastInputCache
 from tfp_ldu.bijectors.mixture_logistic_cdf import MixtureLogisticCDF
 from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.solvers import (NumericInverse, attach_implicit_gradient, bounded_loop,
@@ -116,7 +117,8 @@ class DeepSigmoidal(NumericInverseBijector):
       self._min_log_scale = float(min_log_scale)
       self._tolerance = tolerance
       self._num_halvings = num_halvings
-      self._transformer_cache = None
+      # Built once per input tensor: inverse and log-det share it.
+      self._cached_transformer = LastInputCache(self._transformer)
       super().__init__(event_shape=[event_size], forward_min_event_ndims=1,
                        validate_args=validate_args, parameters=parameters, name=name)
 
@@ -162,12 +164,6 @@ class DeepSigmoidal(NumericInverseBijector):
         log_scales[..., tf.newaxis, :], log_a=zeros, b=zeros,
         min_log_scale=self._min_log_scale, tolerance=self._tolerance,
         num_halvings=self._num_halvings, validate_args=self.validate_args)
-
-  def _cached_transformer(self, x):
-    """`_transformer(x)`, built once per input tensor (inverse and log-det share it)."""
-    if self._transformer_cache is None or self._transformer_cache[0] is not x:
-      self._transformer_cache = (x, self._transformer(x))
-    return self._transformer_cache[1]
 
   def _inverse(self, y):
     return self._cached_transformer(y).inverse(y[..., tf.newaxis])[..., 0]

@@ -2,6 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
+from tfp_ldu.bijectors.last_input_cache import LastInputCache
 from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.bijectors.numeric_inverse_bijector import solve_forward
 from tfp_ldu.bijectors.shape_checks import check_transform_mask
@@ -89,7 +90,7 @@ class MaskedCoupling(NumericInverseBijector):
       # gather(concat([pass, transformed]), merge_indices) restores the order.
       self._merge_indices = np.argsort(
           np.concatenate([self._pass_indices, self._transformed_indices]))
-      self._conditioned = None
+      self._conditioned_parts = LastInputCache(self._condition)
       super().__init__(event_shape=mask.shape, forward_min_event_ndims=mask.ndim,
                        validate_args=validate_args, parameters=parameters, name=name)
 
@@ -123,20 +124,21 @@ class MaskedCoupling(NumericInverseBijector):
   def _check_theta(self, theta, transformed):
     """Hook for subclasses: validate the conditioner's output."""
 
-  def _conditioned_parts(self, x):
-    """(pass-through `[..., D_p]`, transformed `[..., D_t]`, transformer), once per x."""
-    if self._conditioned is None or self._conditioned[0] is not x:
-      self._check_event(x)
-      flat = self._flatten(x)
-      pass_through = tf.gather(flat, self._pass_indices, axis=-1)
-      transformed = tf.gather(flat, self._transformed_indices, axis=-1)
-      masked = tf.where(tf.constant(self._transform_mask), tf.zeros([], x.dtype), x)
-      theta = self._conditioner(masked)
-      theta = tuple(theta) if isinstance(theta, (tuple, list)) else (theta,)
-      self._check_theta(theta, transformed)
-      transformer = self._transformer_fn(*theta)
-      self._conditioned = (x, (pass_through, transformed, transformer))
-    return self._conditioned[1]
+  def _condition(self, x):
+    """(pass-through `[..., D_p]`, transformed `[..., D_t]`, transformer) of x.
+
+    Called through `self._conditioned_parts` (`LastInputCache`): once per x,
+    shared by the value and the log-det.
+    """
+    self._check_event(x)
+    flat = self._flatten(x)
+    pass_through = tf.gather(flat, self._pass_indices, axis=-1)
+    transformed = tf.gather(flat, self._transformed_indices, axis=-1)
+    masked = tf.where(tf.constant(self._transform_mask), tf.zeros([], x.dtype), x)
+    theta = self._conditioner(masked)
+    theta = tuple(theta) if isinstance(theta, (tuple, list)) else (theta,)
+    self._check_theta(theta, transformed)
+    return pass_through, transformed, self._transformer_fn(*theta)
 
   def _merge(self, pass_through, transformed):
     flat = tf.gather(tf.concat([pass_through, transformed], axis=-1),

@@ -5,8 +5,9 @@ log-likelihood, so `compile(optimizer)` + `fit(x)` train it without labels;
 see `FlowModel` for the shared interface (`log_prob`, `sample`,
 `distribution`, `bijector`, export).
 
-The flows: `LDUFlow`, `MAF`, `NAF`, `MixtureLogisticCouplingFlow`,
-`ResidualFlow`, `PlanarFlow`, `AugmentedFlow` (vectors); `Glow`,
+The flows: `LDUFlow`, `MAF`, `IAF`, `NAF`, `NSF` (autoregressive or
+coupling), `RealNVP`, `MixtureLogisticCouplingFlow`, `ResidualFlow`,
+`PlanarFlow`, `AugmentedFlow` (vectors); `Glow`,
 `FlowPlusPlus` (images); and `FlowModel`, `NonFiniteLossError`.  Every module
 of this package is imported here and every `FlowModel` subclass it defines is
 exported, so a new flow family is one new module (it then registers with

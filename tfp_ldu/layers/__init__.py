@@ -35,10 +35,11 @@ from tfp_ldu.layers.context_standardization import ContextStandardization
 from tfp_ldu.layers.standardization import Standardization
 from tfp_ldu.layers.integer_dequantizer import IntegerDequantizer
 from tfp_ldu.layers.column_bounds import ColumnBounds
+from tfp_ldu.layers.vector_coupling_layer import VectorCouplingLayer
 __all__ = ["BijectorLayer", "ActNorm", "LDUBlock", "SinusoidalParameters",
            "MaskedAutoregressive", "MADEShift", "MixtureLogisticCouplingLayer",
            "ResidualBlock", "UniformDequantizer", "LogitPreprocessing", "PixelCNNShift",
            "DeepSigmoidalLayer", "BatchNormalization", "MADEMoG", "PlanarLayer",
            "SqueezeLayer", "ImageActNorm", "InvertibleConv1x1", "AffineCouplingLayer", "SplitPrior", "FirstChannelsLayer", "ImageMixtureLogisticCouplingLayer", "VariationalDequantizer", "StackedLDUBlocks",
            "FlattenEvent", "ContextPrior", "ContextStandardization", "Standardization",
-           "IntegerDequantizer", "ColumnBounds"]
+           "IntegerDequantizer", "ColumnBounds", "VectorCouplingLayer"]

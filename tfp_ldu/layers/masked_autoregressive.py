@@ -1,8 +1,9 @@
-"""Keras layer owning one masked autoregressive transform: MAF's affine, or NSF's spline."""
+"""Keras layer owning one masked autoregressive transform: MAF's, NSF's spline, IAF's."""
 import keras
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_ldu.bijectors.last_input_cache import LastInputCache
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import num_spline_parameters
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import rational_quadratic_spline
 from tfp_ldu.bijectors.rational_quadratic_spline_parameters import soft_clip
@@ -39,6 +40,14 @@ class MaskedAutoregressive(BijectorLayer):
   `tfb.AutoregressiveNetwork` is a tf_keras layer whose weights Keras 3 never
   trains, hence the MADE here.  Shapes: `[..., D] -> [..., D]`.
 
+  Inverted (`inverted=True`, IAF, Kingma et al. 2016): the bijector is the
+  `tfb.Invert` of the one above, so the MADE conditions on the latent
+  instead of the data: sampling (`forward`) is the one pass,
+  x = (z - mu(z_{<i})) * exp(-alpha(z_{<i})) then the order reversed, and
+  the data -> latent map (`inverse`, hence `log_prob`) runs D passes.  Use it
+  where samples are needed cheaply (variational posteriors); the MADE's
+  dropout is refused, as the D passes would each draw another mask.
+
   Conditional (`context_size=C > 0`): `bijector(context=c)`, c `[..., C]`
   broadcasting against x's batch axes, feeds c to every layer of the MADE
   (`tfp_ldu.nets.MADE`), so mu, alpha (or the spline) are functions of
@@ -54,6 +63,7 @@ class MaskedAutoregressive(BijectorLayer):
     context_size: C, context features (0: unconditional).
     soft_clip: bound the raw log-scales (affine) or spline parameters
       smoothly, as zuko does (`rational_quadratic_spline_parameters.soft_clip`).
+    inverted: IAF's direction (see above).
 
   #### References
 
@@ -61,11 +71,14 @@ class MaskedAutoregressive(BijectorLayer):
       Estimation. NeurIPS 2017. https://arxiv.org/abs/1705.07057
   [2] Durkan, Bekasov, Murray, Papamakarios. Neural Spline Flows. NeurIPS
       2019. https://arxiv.org/abs/1906.04032
+  [3] Kingma, Salimans, Jozefowicz, Chen, Sutskever, Welling. Improved
+      Variational Inference with Inverse Autoregressive Flow. NeurIPS 2016.
+      https://arxiv.org/abs/1606.04934
   """
 
   def __init__(self, event_shape, hidden_units=(256, 256), activation="relu", dropout=0.0,
                reverse=True, transformer="affine", num_bins=8, bound=3.0, context_size=0,
-               soft_clip=True, **kwargs):
+               soft_clip=True, inverted=False, **kwargs):
     super().__init__(**kwargs)
     self.event_size = vector_event_size(type(self).__name__, event_shape)
     if transformer not in ("affine", "spline"):
@@ -83,6 +96,11 @@ class MaskedAutoregressive(BijectorLayer):
     self.reverse = bool(reverse)
     self.context_size = int(context_size)
     self.soft_clip = bool(soft_clip)
+    self.inverted = bool(inverted)
+    if self.inverted and self.dropout:
+      raise ValueError(f"MaskedAutoregressive: an inverted (IAF) layer runs its MADE D "
+                       f"times per density, each pass with another dropout mask; got "
+                       f"dropout={dropout}, use 0.")
     params = 2 if transformer == "affine" else num_spline_parameters(self.num_bins)
     self.made = MADE(self.event_size, self.hidden_units, params_per_dim=params,
                      activation=activation, dropout=self.dropout,
@@ -95,31 +113,36 @@ class MaskedAutoregressive(BijectorLayer):
     """latent -> data for `context` (`[..., C]`, or None); a fresh closure per call.
 
     A fresh bijector per call keeps TFP's cache per instance (and per context).
+    `tfb.MaskedAutoregressiveFlow` calls its function once for `inverse` and
+    again for `inverse_log_det_jacobian`; the MADE runs once for both
+    (`LastInputCache`).  `training` switches the MADE's dropout (None: Keras's
+    ambient training flag, as inside `fit`).
     """
-    del training
     check_context(type(self).__name__, self.context_size, context)
+    made_output = LastInputCache(
+        lambda x: tf.cast(self.made(x, context=context, training=training), x.dtype))
     if self.transformer == "affine":
       def shift_and_log_scale(x):
-        params = tf.cast(self.made(x, context=context), x.dtype)
+        params = made_output(x)
         log_scale = soft_clip(params[..., 1]) if self.soft_clip else params[..., 1]
         return params[..., 0], log_scale
       maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     else:
       def spline(x):
-        return rational_quadratic_spline(tf.cast(self.made(x, context=context), x.dtype),
-                                         self.num_bins, self.bound, clip=self.soft_clip)
+        return rational_quadratic_spline(made_output(x), self.num_bins, self.bound,
+                                         clip=self.soft_clip)
       maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
-    if not self.reverse:
-      return maf
-    permutation = tf.range(self.event_size - 1, -1, -1)
-    return tfb.Chain([maf, tfb.Permute(permutation)])
+    if self.reverse:
+      maf = tfb.Chain([maf, tfb.Permute(tf.range(self.event_size - 1, -1, -1))])
+    return tfb.Invert(maf) if self.inverted else maf
 
   def get_config(self):
     return {**super().get_config(), "event_shape": [self.event_size],
             "hidden_units": list(self.hidden_units), "activation": self.activation,
             "dropout": self.dropout, "reverse": self.reverse,
             "transformer": self.transformer, "num_bins": self.num_bins, "bound": self.bound,
-            "context_size": self.context_size, "soft_clip": self.soft_clip}
+            "context_size": self.context_size, "soft_clip": self.soft_clip,
+            "inverted": self.inverted}
 
   @classmethod
   def from_config(cls, config):

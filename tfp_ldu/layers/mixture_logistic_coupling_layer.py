@@ -81,19 +81,20 @@ class MixtureLogisticCouplingLayer(BijectorLayer):
     self._pass_indices = np.flatnonzero(~mask)
     self.built = True
 
-  def mixture_parameters(self, masked, context=None):
+  def mixture_parameters(self, masked, context=None, training=None):
     """(logits, locs, log_scales `[..., D_t, K]`, log_a, b `[..., D_t]`) from the
-    event `[..., D]` with its transformed part zeroed (and the context `[N, C]`)."""
+    event `[..., D]` with its transformed part zeroed (and the context `[N, C]`);
+    `training` switches the conditioner's dropout."""
     inputs = concat_context(tf.gather(masked, self._pass_indices, axis=-1), context)
-    out = tf.cast(self.conditioner(inputs), masked.dtype)
+    out = tf.cast(self.conditioner(inputs, training=training), masked.dtype)
     return mixture_logistic_parameters(out, self.num_components)
 
   def bijector(self, training=None, context=None):
     """A fresh `MixtureLogisticCoupling` over the current weights (given `context`)."""
-    del training
     check_context(type(self).__name__, self.context_size, context)
     return MixtureLogisticCoupling(
-        lambda masked: self.mixture_parameters(masked, context), self.transform_mask,
+        lambda masked: self.mixture_parameters(masked, context, training),
+        self.transform_mask,
         min_log_scale=self.min_log_scale,
         tolerance=self.tolerance, num_halvings=self.num_halvings)
 

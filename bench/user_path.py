@@ -1,0 +1,272 @@
+"""Speed as a user gets it: NumPy arrays into `model.fit`, beside the authors' LDU and zuko.
+
+    python bench/user_path.py --torch-python $TORCH_ENV/bin/python \\
+        --reference-dir $LDU_FLOW [--dims 8,21,43,64,784] [--families ldu,maf,nsf] \\
+        [--modes default,xla] [--steps 300] [--chunk 50] [--threads 2] [--out user-path-run]
+
+Set-up of the reference side (once; PyTorch never becomes a dependency of
+the library), as for `bench/throughput.py`, with zuko as well:
+
+    git clone https://github.com/weiyumou/ldu-flow $LDU_FLOW
+    python -m venv $TORCH_ENV && $TORCH_ENV/bin/pip install torch numpy zuko
+
+What is timed.  Every run is a fresh process, so first-call costs (tracing,
+compiling, initialising) count as a user meets them.  The data are the same
+for both sides: `[N, D]` float32 rows of a correlated Gaussian (a fixed
+random mixing matrix; N = `--steps` x 128 training rows, 1,000 validation
+rows).  The library side does what the README shows:
+
+    flow = MAF(D, ...)                                   # or LDUFlow, NSF
+    flow.compile(keras.optimizers.Adam(1e-3))            # mode "default"
+    flow.compile(keras.optimizers.Adam(1e-3), jit_compile=True)   # mode "xla"
+    for chunk in range(steps // chunk_size):             # a notebook's loop
+      flow.fit(x, batch_size=128, epochs=1, steps_per_epoch=chunk_size, verbose=0)
+      flow.log_prob(x_val).numpy().mean()                # watch the validation
+
+and the reference side (`bench/parity_reference/torch_user_path.py`) the
+same loop in PyTorch: the authors' LDU flow for "ldu", zuko's `MAF` / `NSF`
+for "maf" / "nsf", Adam(1e-3), one `loss.item()` per step.  Architectures
+(`FAMILIES`): LDU 12 blocks at D = 8 (the GAS shape) and 8 blocks otherwise,
+4 D-scales, K = 4, MADE 256-256; MAF and NSF 5 transforms of MADE 256-256,
+NSF with 8 bins.  Both sides use `--threads` intra-op threads (torch
+`set_num_threads`, OMP/MKL_NUM_THREADS; TF intra-op threads; the torch
+subprocesses get OMP_WAIT_POLICY=PASSIVE, see `bench/throughput.py`).
+
+Per run: first step s (from the first training call to the end of the
+first optimizer step: tracing, compiling and data-dependent
+initialisation included), total s (all chunks and validation passes),
+steps/s (the chunks after the first, validation excluded), a validation
+pass's s, and the final validation log-likelihood (nats; a check that both
+sides learn, not a quality comparison: 300 steps).  Ratios are
+reference total / library total (> 1: the library is faster).  Runs
+alternate library and reference per (D, family), so load on a shared
+machine falls on both.  Outputs under `--out`: results.json and the table
+(results.md, also printed).
+"""
+import argparse
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+  sys.path.insert(0, str(REPO_ROOT))
+
+import numpy as np  # noqa: E402
+
+TORCH_USER_PATH = REPO_ROOT / "bench" / "parity_reference" / "torch_user_path.py"
+BATCH = 128
+NUM_VAL = 1000
+FAMILIES = ("ldu", "maf", "nsf")
+MODES = ("default", "xla")
+
+
+def family_config(family, event_size):
+  """The architecture of `family` at D = `event_size`, shared by both sides."""
+  if family == "ldu":
+    return dict(event_size=event_size, num_blocks=12 if event_size <= 8 else 8,
+                num_d_scales=4, num_mixtures=4, hidden_units=[256, 256])
+  if family in ("maf", "nsf"):
+    return dict(event_size=event_size, num_blocks=5, hidden_units=[256, 256], num_bins=8)
+  raise ValueError(f"user_path: unknown family {family!r}; choose from {FAMILIES}.")
+
+
+def parse_args(argv=None):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+  parser.add_argument("--torch-python", default=os.environ.get("PARITY_TORCH_PYTHON"),
+                      help="python of a torch + zuko environment ($PARITY_TORCH_PYTHON); "
+                           "without it only the library side runs")
+  parser.add_argument("--reference-dir", default=os.environ.get("PARITY_REFERENCE_DIR"),
+                      help="a clone of github.com/weiyumou/ldu-flow ($PARITY_REFERENCE_DIR)")
+  parser.add_argument("--dims", default="8,21,43,64,784")
+  parser.add_argument("--families", default=",".join(FAMILIES))
+  parser.add_argument("--modes", default=",".join(MODES),
+                      help="library compile modes: default (compile() as it comes), xla")
+  parser.add_argument("--steps", type=int, default=300)
+  parser.add_argument("--chunk", type=int, default=50, help="steps per fit call")
+  parser.add_argument("--threads", type=int, default=2)
+  parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--out", default="user-path-run")
+  parser.add_argument("--library-job", help=argparse.SUPPRESS)  # One library run (internal).
+  args = parser.parse_args(argv)
+  if args.library_job:
+    return args
+  args.dims = [int(d) for d in args.dims.split(",")]
+  args.families = args.families.split(",")
+  args.modes = args.modes.split(",")
+  for family in args.families:
+    family_config(family, 2)
+  for mode in args.modes:
+    if mode not in MODES:
+      parser.error(f"--modes: unknown mode {mode!r}; choose from {MODES}.")
+  if args.steps < 2 * args.chunk or args.steps % args.chunk:
+    parser.error("--steps must be a multiple of --chunk, at least two chunks.")
+  if args.torch_python and not os.access(args.torch_python, os.X_OK):
+    parser.error(f"--torch-python {args.torch_python!r} is not an executable python.")
+  return args
+
+
+def make_data(event_size, steps, seed):
+  """(train `[steps * 128, D]`, val `[1000, D]`) float32 rows of a correlated Gaussian."""
+  rng = np.random.default_rng([seed, event_size])
+  mixing = rng.normal(size=(event_size, event_size)) / np.sqrt(event_size)
+  mixing += np.eye(event_size)
+  rows = rng.normal(size=(steps * BATCH + NUM_VAL, event_size)) @ mixing.T
+  rows = rows.astype(np.float32)
+  return rows[:-NUM_VAL], rows[-NUM_VAL:]
+
+
+def build_library_flow(family, config):
+  from tfp_ldu.flows import LDUFlow, MAF, NSF
+  d, blocks, hidden = config["event_size"], config["num_blocks"], tuple(config["hidden_units"])
+  if family == "ldu":
+    return LDUFlow(d, num_blocks=blocks, num_d_scales=config["num_d_scales"],
+                   num_components=config["num_mixtures"], hidden_units=hidden)
+  if family == "maf":
+    return MAF(d, num_blocks=blocks, hidden_units=hidden)
+  return NSF(d, num_blocks=blocks, hidden_units=hidden, num_bins=config["num_bins"])
+
+
+def run_library_job(job):
+  """The library side of one run, in this (fresh) process; see the module docstring."""
+  import keras
+  import tensorflow as tf
+  tf.config.threading.set_intra_op_parallelism_threads(job["threads"])
+  keras.utils.set_random_seed(job["seed"])
+  data_dir = pathlib.Path(job["data_dir"])
+  train, val = np.load(data_dir / "train.npy"), np.load(data_dir / "val.npy")
+  flow = build_library_flow(job["family"], job["config"])
+  compile_kwargs = {"jit_compile": True} if job["mode"] == "xla" else {}
+  flow.compile(keras.optimizers.Adam(1e-3), **compile_kwargs)
+  first_step = []
+
+  class FirstStep(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+      if not first_step:
+        first_step.append(time.perf_counter() - start)
+
+  fit_times, val_times, val_ll = [], [], None
+  chunk = job["chunk"]
+  start = time.perf_counter()
+  for _ in range(job["steps"] // chunk):
+    tick = time.perf_counter()
+    flow.fit(train, batch_size=BATCH, epochs=1, steps_per_epoch=chunk, verbose=0,
+             callbacks=[FirstStep()])
+    fit_times.append(time.perf_counter() - tick)
+    tick = time.perf_counter()
+    val_ll = float(np.mean(flow.log_prob(val)))
+    val_times.append(time.perf_counter() - tick)
+  total = time.perf_counter() - start
+  later = fit_times[1:]
+  return dict(first_step_s=first_step[0], total_s=total,
+              steps_per_s=chunk * len(later) / sum(later), val_s=float(np.mean(val_times[1:])),
+              val_ll=val_ll, jit_compile=bool(flow.jit_compile))
+
+
+def run_job(command, job, workdir, name, env=None):
+  """Runs one job file in a subprocess; its result dict, or None after printing its error."""
+  path = workdir / f"{name}.json"
+  job = dict(job, result_path=str(workdir / f"{name}.result.json"))
+  path.write_text(json.dumps(job))
+  completed = subprocess.run([*command, str(path)], capture_output=True, text=True,
+                             env=env)
+  if completed.returncode != 0:
+    print(f"  {name} failed (exit {completed.returncode}):\n{completed.stderr[-2000:]}",
+          flush=True)
+    return None
+  return json.loads(pathlib.Path(job["result_path"]).read_text())
+
+
+def library_command():
+  return [sys.executable, str(pathlib.Path(__file__).resolve()), "--library-job"]
+
+
+def torch_env(threads):
+  env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+  env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+  return env
+
+
+def _cell(result, key, digits):
+  return "n/a" if result is None else f"{result[key]:.{digits}f}"
+
+
+def _ratio(reference, library, key, invert=False):
+  if reference is None or library is None:
+    return "n/a"
+  value = reference[key] / library[key]
+  return f"{1 / value if invert else value:.2f}x"
+
+
+def table(rows, modes):
+  """Markdown: one line per (D, family) with each library mode and the reference."""
+  header = ["D", "family"]
+  for mode in modes:
+    header += [f"{mode}: first step s", f"{mode}: steps/s", f"{mode}: total s"]
+  header += ["reference: first step s", "reference: steps/s", "reference: total s",
+             *[f"{mode} vs reference (total, steps/s)" for mode in modes]]
+  lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+  for row in rows:
+    cells = [str(row["D"]), row["family"]]
+    for mode in modes:
+      result = row["library"].get(mode)
+      cells += [_cell(result, "first_step_s", 1), _cell(result, "steps_per_s", 1),
+                _cell(result, "total_s", 1)]
+    reference = row["reference"]
+    cells += [_cell(reference, "first_step_s", 1), _cell(reference, "steps_per_s", 1),
+              _cell(reference, "total_s", 1)]
+    for mode in modes:
+      library = row["library"].get(mode)
+      cells.append(f"{_ratio(reference, library, 'total_s')}, "
+                   f"{_ratio(reference, library, 'steps_per_s', invert=True)}")
+    lines.append("| " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+
+def main(argv=None):
+  args = parse_args(argv)
+  if args.library_job:
+    job = json.loads(pathlib.Path(args.library_job).read_text())
+    result = run_library_job(job)
+    pathlib.Path(job["result_path"]).write_text(json.dumps(result))
+    return
+  out = pathlib.Path(args.out)
+  out.mkdir(parents=True, exist_ok=True)
+  print(f"load average before: {os.getloadavg()}", flush=True)
+  rows = []
+  with tempfile.TemporaryDirectory() as workdir:
+    workdir = pathlib.Path(workdir)
+    for d in args.dims:
+      data_dir = workdir / f"data{d}"
+      data_dir.mkdir()
+      train, val = make_data(d, args.steps, args.seed)
+      np.save(data_dir / "train.npy", train)
+      np.save(data_dir / "val.npy", val)
+      for family in args.families:
+        job = dict(family=family, config=family_config(family, d), data_dir=str(data_dir),
+                   batch_size=BATCH, chunk=args.chunk, steps=args.steps, seed=args.seed,
+                   threads=args.threads, reference_dir=args.reference_dir)
+        row = dict(D=d, family=family, library={}, reference=None)
+        for mode in args.modes:
+          row["library"][mode] = run_job(library_command(), dict(job, mode=mode), workdir,
+                                         f"library_{family}_{d}_{mode}")
+        if args.torch_python and (family != "ldu" or args.reference_dir):
+          row["reference"] = run_job([args.torch_python, str(TORCH_USER_PATH)], job,
+                                     workdir, f"reference_{family}_{d}",
+                                     env=torch_env(args.threads))
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+  markdown = table(rows, args.modes)
+  print(f"load average after: {os.getloadavg()}\n\n{markdown}")
+  (out / "results.json").write_text(json.dumps(dict(settings=vars(args), rows=rows), indent=1))
+  (out / "results.md").write_text(markdown + "\n")
+
+
+if __name__ == "__main__":
+  main()
