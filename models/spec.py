@@ -333,9 +333,6 @@ class FlowSpec:
     options.update(variant.fixed)
     options.update(flag_values)
     if data.context_shape:
-      if augment_dims:
-        raise ValueError("--augment-dims cannot be combined with --conditional: the "
-                         "augmented flow is not conditional yet.")
       if not self.conditional_on(data):
         raise ValueError(f"--conditional: --model {self.name} builds "
                          f"{variant.flow_class.__name__}"

@@ -24,11 +24,15 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 from tfp_ldu.flows import (IAF, MAF, NAF, NSF, FlowPlusPlus, Glow, LDUFlow,
                            MixtureLogisticCouplingFlow, PlanarFlow, RealNVP, ResidualFlow)
+from tfp_ldu.flows import FlowModel
 from tfp_ldu.flows.flow_model import conditional_flow_names
+from tfp_ldu.layers import ActNorm
 
+tfb, tfd = tfp.bijectors, tfp.distributions
 D, C = 3, 2
 
 BUILDERS = {
@@ -51,6 +55,10 @@ BUILDERS = {
         D, num_couplings=2, num_components=2, hidden_units=(8,), dtype=dtype, **kw),
     "residual": lambda dtype, **kw: ResidualFlow(D, num_blocks=2, hidden_units=(8,), seed=0,
                                                  dtype=dtype, **kw),
+    "maf_mog": lambda dtype, **kw: MAF(D, num_blocks=1, hidden_units=(8,), base="mog",
+                                       num_components=2, dtype=dtype, **kw),
+    "planar": lambda dtype, **kw: PlanarFlow(D, num_layers=2, context_hidden_units=4,
+                                             dtype=dtype, **kw),
 }
 
 
@@ -129,6 +137,51 @@ def test_conditional_flow_trains_samples_and_reloads(name, dtype, tmp_path):
                              rtol=1e-5 if dtype == "float32" else 1e-10)
 
 
+@pytest.mark.parametrize("name", ["planar", "maf_mog"])
+def test_the_context_moves_log_prob(name):
+  """Families whose context weights start at zero: once they are not, c moves log p(x | c).
+
+  A flow that built its context weights but did not read them fails here.
+  """
+  keras.utils.set_random_seed(0)
+  model = BUILDERS[name]("float32", context_shape=(C,))
+  x, c = paired_data(n=16)
+  model.initialize({"x": x, "context": c})
+  rng = np.random.default_rng(0)
+  context_weights = [w for w in model.trainable_weights if "context" in w.path]
+  assert context_weights
+  for weight in context_weights:
+    weight.assign(weight + 0.3 * rng.normal(size=weight.shape))
+  moved = model.log_prob(x, context=c) - model.log_prob(x, context=c[::-1])
+  assert np.min(np.abs(moved[:7])) > 1e-3, moved
+
+
+def test_a_hand_built_tfp_chain_takes_the_context_as_conditional_input():
+  """TFP's convention (TFP #1410/#1801): `bijector_kwargs` keyed by bijector name reach every
+  conditional bijector of a `tfb.Chain` built by hand from a conditional MAF's layers."""
+  keras.utils.set_random_seed(4)
+  model = BUILDERS["maf"]("float32", context_shape=(C,))
+  x, c = paired_data(n=16)
+  model.initialize({"x": x, "context": c})
+  features = model.embed_context(c)
+  chain = tfb.Chain([layer.conditional_bijector() for layer in model.flow_layers])
+  names = [layer.name for layer in model.flow_layers]
+  assert [part.name for part in chain.bijectors] == names
+  kwargs = {name: {"conditional_input": features} for name in names}
+  distribution = tfd.TransformedDistribution(model.base_distribution(), chain)
+  expected = model.log_prob(x, context=c)
+  np.testing.assert_allclose(distribution.log_prob(x, bijector_kwargs=kwargs), expected,
+                             rtol=1e-5, atol=1e-5)
+  z = chain.inverse(x, **kwargs)
+  np.testing.assert_allclose(chain.forward(tf.identity(z), **kwargs), x, atol=1e-4)
+  # The context is used: other contexts give other densities, and none is refused.
+  other = {name: {"conditional_input": features[::-1]} for name in names}
+  assert np.min(np.abs(distribution.log_prob(x, bijector_kwargs=other)[:7]
+                       - expected[:7])) > 1e-4
+  with pytest.raises(ValueError, match="needs a context"):
+    chain.inverse(tf.identity(x))
+
+
 def test_a_context_net_is_trained_end_to_end_and_saved(tmp_path):
   keras.utils.set_random_seed(1)
   net = keras.Sequential([keras.layers.Dense(6, activation="tanh"), keras.layers.Dense(4)])
@@ -168,8 +221,17 @@ def test_context_mistakes_get_clear_errors():
     conditional.distribution.sample(2)
   with pytest.raises(ValueError, match="NaN/inf"):
     conditional.fit({"x": x, "context": np.where(c > 10, np.nan, c)}, epochs=1, verbose=0)
-  with pytest.raises(ValueError, match="PlanarFlow is not conditional yet"):
-    PlanarFlow(D, num_layers=2, context_shape=(C,))
+  with pytest.raises(ValueError, match="Unconditional is not conditional yet: none of its "
+                                       "layers reads a context"):
+    Unconditional(D, context_shape=(C,))
+
+
+class Unconditional(FlowModel):
+  """A flow whose layers read no context (every library family reads one now)."""
+
+  def __init__(self, event_shape, **kwargs):
+    super().__init__(event_shape, **kwargs)
+    self.flow_layers = [ActNorm(self.event_size)]
 
 
 # ---- the statistics ---------------------------------------------------------
@@ -300,7 +362,7 @@ def test_class_conditional_glow_uses_its_class_and_reloads(tmp_path):
 
 
 def test_conditional_flow_plus_plus_on_images_trains_samples_and_reloads(tmp_path):
-  """Flow++'s gated networks read the class; its dequantiser stays q(u | x)."""
+  """Flow++'s gated networks read the class, and so does its dequantiser q(u | x, c)."""
   x, c = class_images(64, seed=2)
   levels = np.clip(np.round(x + 1), 0, 4)  # Five pixel levels.
   keras.utils.set_random_seed(0)
@@ -314,6 +376,21 @@ def test_conditional_flow_plus_plus_on_images_trains_samples_and_reloads(tmp_pat
   model.compile(keras.optimizers.Adam(1e-3))
   history = model.fit({"x": levels, "context": c}, batch_size=16, epochs=1, verbose=0)
   assert np.isfinite(history.history["loss"][0])
+  # q(u | x, c): the context channels of the dequantiser's context network get a
+  # gradient through the bound, and log q moves with c.
+  dequantizer = model.dequantizer
+  assert dequantizer.context_size == model.context_size == 4
+  kernel = dequantizer.context_network.proj_in.kernel  # [3, 3, 1 + 4, F]
+  with tf.GradientTape() as tape:
+    loss = -tf.reduce_mean(model({"x": levels[:16], "context": c[:16]}, training=True))
+  assert np.min(np.max(np.abs(tape.gradient(loss, kernel)[:, :, 1:]), axis=(0, 1, 3))) > 0
+  log_q = {}
+  for name, context in (("c", c[:16]), ("other", c[::-1][:16])):
+    dequantizer.seed_generator.state.assign([0, 0])  # The same noise for both.
+    log_q[name] = model.dequantize(levels[:16], context=context)[1].numpy()
+  assert np.max(np.abs(log_q["c"] - log_q["other"])) > 1e-3
+  bound = model.importance_weighted_log_likelihood(levels[:4], 2, context=c[:4])
+  assert bound.shape == (4,) and np.all(np.isfinite(bound))
   y = (levels[:6] + 0.5) / 5
   log_prob = model.log_prob(y, context=c[:6])
   assert np.all(np.isfinite(log_prob))

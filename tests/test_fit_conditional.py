@@ -56,12 +56,6 @@ def test_class_conditional_digits_with_maf(tmp_path):
 
 @pytest.mark.parametrize("flags, message", [
     (["--dataset", "moons"], "--dataset moons has no contexts; data sets of pairs"),
-    (["--dataset", "digits", "--model", "planar"],
-     "--model planar is not conditional yet on images; conditional models there: flowpp, glow"),
-    (["--dataset", "rotating_moons", "--model", "planar"],
-     "--model planar is not conditional yet on vectors"),
-    (["--dataset", "rotating_moons", "--augment-dims", "1", "--model", "maf"],
-     "--augment-dims cannot be combined with --conditional"),
 ])
 def test_conditional_mistakes_end_with_one_line(flags, message, tmp_path, capsys):
   with pytest.raises(SystemExit) as stopped:

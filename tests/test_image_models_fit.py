@@ -51,12 +51,15 @@ def small_flowpp(monkeypatch):
 
 @pytest.mark.usefixtures("small_flowpp")
 def test_flowpp_on_digits_reports_the_bound_and_the_importance_weighted_estimate(tmp_path):
+  """Class-conditional (`--conditional`): the bound and the K-sample estimate each give
+  q(u | x, c) and p(y | c) every test image's own class."""
   out = str(tmp_path / "digits")
   metrics = fit.main(["--dataset", "digits", "--model", "flowpp", "--steps", "3",
                       "--filters", "8", "--num-blocks", "1", "--num-mixtures", "2",
                       "--batch-size", "32", "--num-samples", "4", "--eval-batch-size", "128",
                       "--importance-samples", "2", "--verbose", "0", "--no-jit",
-                      "--out", out])
+                      "--conditional", "--out", out])
+  assert metrics["conditional"] and metrics["config"]["context_shape"] == [10]
   assert metrics["test_log_likelihood_kind"].startswith("dequantisation bound on log P(x)")
   assert metrics["importance_samples"] == 2
   assert metrics["test_importance_weighted_bits_per_dim_2se"] > 0
@@ -68,7 +71,8 @@ def test_flowpp_on_digits_reports_the_bound_and_the_importance_weighted_estimate
   assert metrics["solver_num_unconverged"] == 0
   assert is_png(os.path.join(out, "samples.png"))
   exported = tf.saved_model.load(os.path.join(out, "saved_model"))
-  assert exported.sample(tf.constant(2)).shape == (2, 8, 8, 1)
+  assert exported.sample(tf.constant(2), np.eye(10, dtype=np.float32)[:3]).shape == (
+      2, 3, 8, 8, 1)
 
 
 @pytest.mark.usefixtures("small_flowpp")

@@ -88,3 +88,29 @@ def test_maf_mog_in_float64():
   assert samples.dtype == tf.float64 and samples.shape == (5, 2)
   log_prob = model.log_prob(samples).numpy()
   assert log_prob.dtype == np.float64 and np.all(np.isfinite(log_prob))
+
+
+def test_conditional_maf_mog_base_reads_the_context():
+  """The MADE-MoG base of a conditional MAF gets the context: its context weights get
+  gradients through the model's loss, p(z | c) moves with c, and the base has one
+  distribution per context (batch shape [B]) for sampling."""
+  keras.utils.set_random_seed(3)
+  rng = np.random.default_rng(3)
+  x = rng.normal(size=(32, 2)).astype("float32")
+  c = rng.normal(size=(32, 2)).astype("float32")
+  model = MAF(2, num_blocks=1, hidden_units=(8,), base="mog", num_components=2,
+              context_shape=(2,))
+  model.initialize({"x": x, "context": c})
+  context_weights = [w for w in model.mog.trainable_weights if "context" in w.path]
+  assert len(context_weights) == 2  # The MADE's hidden and output projections.
+  with tf.GradientTape() as tape:
+    loss = -tf.reduce_mean(model({"x": x, "context": c}, training=True))
+  for weight, gradient in zip(context_weights, tape.gradient(loss, context_weights)):
+    assert gradient is not None and np.max(np.abs(gradient)) > 0, weight.path
+  features = model.embed_context(c)
+  z = rng.normal(size=(32, 2)).astype("float32")
+  moved = model.mog(z, features) - model.mog(z, features[::-1])
+  assert np.max(np.abs(moved)) > 1e-3  # Hidden projections are random from the start.
+  base = model.base_distribution(features[:3])
+  assert base.batch_shape == [3] and base.sample(4, seed=(1, 2)).shape == (4, 3, 2)
+  assert model.sample(5, seed=1, context=c[:3]).shape == (5, 3, 2)

@@ -60,9 +60,12 @@ CHILD = textwrap.dedent("""
     fit.main(sys.argv[2:], callbacks=[DumpAtTrainEnd(sys.argv[1])])
     """)
 
-# A small LDU flow on the 2-D moons; 3 epochs of 50 steps, so that a worker
-# killed after the first checkpoint dies in the middle of training.
-FLAGS = ["--num-blocks", "2", "--num-d-scales", "1", "--num-mixtures", "2",
+# A small conditional LDU flow p(x | c) on the 2-D rotating moons (the
+# unconditional path is the same code with no context, and is what the
+# Mirrored tests run); 3 epochs of 50 steps, so that a worker killed after the
+# first checkpoint dies in the middle of training.
+FLAGS = ["--dataset", "rotating_moons", "--conditional",
+         "--num-blocks", "2", "--num-d-scales", "1", "--num-mixtures", "2",
          "--hidden-units", "16", "--batch-size", "64", "--epochs", "3", "--steps", "150",
          "--num-samples", "100", "--eval-batch-size", "1000", "--verbose", "0", "--no-jit"]
 
@@ -214,17 +217,27 @@ def test_two_workers_match_one_process_on_the_same_global_batches(runs):
   with open(runs["single_out"] / "metrics.json") as stream:
     single_metrics = json.load(stream)
   assert metrics["num_replicas_in_sync"] == 2 and metrics["config"]["num_workers"] == 2
+  # p(x | c): both runs trained the conditional model, and the workers' context
+  # standardisation comes from every training context, as the single run's.
+  assert metrics["conditional"] and single_metrics["conditional"]
+  assert metrics["config"]["context_shape"] == [1]
   np.testing.assert_allclose(metrics["history"]["val_loss"],
                              single_metrics["history"]["val_loss"], rtol=2e-5)
   np.testing.assert_allclose(metrics["test_log_likelihood"],
                              single_metrics["test_log_likelihood"], rtol=1e-5)
+  # The exported p(x | c) reads its context: one point, four contexts, four densities.
+  import tensorflow as tf  # pylint: disable=import-outside-toplevel
+  exported = tf.saved_model.load(str(runs["out"] / "saved_model"))
+  log_prob = exported.log_prob(np.zeros([4, 2], np.float32),
+                               np.float32([[-0.9], [-0.3], [0.3], [0.9]])).numpy()
+  assert np.all(np.isfinite(log_prob)) and np.ptp(log_prob) > 1e-3, log_prob
 
 
 @pytest.mark.slow
 def test_only_the_chief_writes_outputs(runs):
   out = runs["out"]
   for name in ("config.json", "metrics.json", "checkpoints", "logs", "saved_model",
-               "density.png", "samples.png"):
+               "samples.png"):  # A conditional 2-D model plots samples at five contexts.
     assert (out / name).exists(), name
   # The other worker wrote into a scratch directory under TMPDIR and removed it,
   # and its log says where the outputs are instead of naming that directory.

@@ -94,14 +94,15 @@ def test_fit_on_moons_lowers_the_nll_and_samples(tmp_path):
 
 def test_wrong_parameter_shapes_name_expected_and_received():
   u_hat, w = np.zeros(3), np.ones(3)
-  with pytest.raises(ValueError, match=r"`w` must have shape \[3\] .*received shape \[2\]"):
+  with pytest.raises(ValueError, match=r"`w` must have shape \[\.\.\., 3\] .*received shape "
+                                       r"\[2\]"):
     Planar(u_hat, np.ones(2), 0.0)
-  with pytest.raises(ValueError, match=r"`u_hat` must have shape \[D\]; received shape "
-                                       r"\[2, 3\]"):
-    Planar(np.zeros((2, 3)), w, 0.0)
-  with pytest.raises(ValueError, match=r"`b` must be a scalar \(shape \[\]\); received "
-                                       r"shape \[3\]"):
-    Planar(u_hat, w, np.zeros(3))
+  with pytest.raises(ValueError, match=r"`u_hat` must have shape \[\.\.\., D\]; received "
+                                       r"shape \[\]"):
+    Planar(0.0, w, 0.0)
+  with pytest.raises(ValueError, match=r"batch shapes of `u_hat` \[2\], `w` \[\] and `b` "
+                                       r"\[3\] do not broadcast"):
+    Planar(np.zeros((2, 3)), w, np.zeros(3))
   bijector = Planar(u_hat, w, 0.0)
   message = r"expected input of shape \[\.\.\., 3\] \(event size D=3\); received shape \[5, 4\]"
   with pytest.raises(ValueError, match=message):
@@ -123,3 +124,21 @@ def test_unconverged_solves_are_reported():
     assert int(bijector.solve_forward(z).num_unconverged) == 2
   xla = tf.function(bijector.forward, jit_compile=True)(z)  # XLA drops assertions: NaN
   assert np.all(np.isnan(xla))
+
+
+def test_every_context_keeps_the_invertibility_constraint():
+  """A conditional layer's hyper-network may push w(c)^T u(c) anywhere; u_hat(c) still holds it."""
+  keras.utils.set_random_seed(2)
+  layer = PlanarLayer(3, context_size=2, context_hidden_units=4, dtype="float64")
+  layer.context_output.assign(20.0 * np.random.default_rng(0).normal(
+      size=layer.context_output.shape))
+  contexts = tf.constant(np.random.default_rng(1).normal(size=(200, 2)) * 3)
+  u, w, _ = layer.parameters(contexts)
+  w_dot_u = np.sum(u * w, axis=-1)
+  assert np.min(w_dot_u) < -5 and np.max(w_dot_u) > 5  # Both sides of the bound.
+  bijector = layer.bijector(context=contexts)
+  c = bijector.w_dot_u_hat.numpy()
+  assert c.shape == (200,) and np.min(c) >= -1.0 + 0.99 * layer.margin
+  x = tf.constant(np.random.default_rng(2).normal(size=(200, 3)))
+  z = bijector.inverse(x)
+  np.testing.assert_allclose(bijector.forward(tf.identity(z)), x, rtol=0, atol=1e-8)

@@ -43,7 +43,7 @@ class BatchedLogProb:
     def parts(inputs):
       x, context = model.split_inputs(inputs)
       images = tf.reshape(x, [-1, *model.event_shape])  # The dequantiser's shape.
-      y, log_q = model.dequantizer(images, training=False)
+      y, log_q = model.dequantize(images, context=context, training=False)  # q(y | x[, c])
       return tf.stack([model.log_prob(y, context=context), log_q], axis=-1)
 
     if dequantized_parts:

@@ -764,7 +764,7 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
   figures, images = [], {}
   if args.augment_dims:  # Both estimates of the marginalising flow, each labelled.
     bound = summarize_log_likelihood(BatchedLogProb(
-        model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(data.test))
+        model, args.eval_batch_size, jit_compile=config["jit_compile"], bound=True)(test_inputs))
     images.update(
         test_log_likelihood_kind=model.test_log_likelihood_kind,
         importance_samples=((args.importance_samples or AUGMENTED_IMPORTANCE_SAMPLES)
@@ -783,7 +783,9 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
               "SavedModel's log_prob; with uniform dequantisation it is the bound + "
               "D log L"))
       if args.importance_samples:
-        images.update(_importance_weighted(model, data, args.importance_samples))
+        images.update(_importance_weighted(
+            model, data, args.importance_samples,
+            contexts=data.contexts["test"] if args.conditional else None))
     figures = [os.path.join(out, "samples.png")]
     title = f"{args.dataset} / {args.model}, T = {args.temperature:g}"
     if args.conditional:  # One row per distinct context (class), in class order.
@@ -900,11 +902,16 @@ def _bits_per_dim(test, data):
               image_shape=list(data.image_shape), num_levels=data.num_levels)
 
 
-def _importance_weighted(model, data, num_samples, images_per_call=64):
-  """Test log-likelihood and bits/dim of the importance-weighted estimate with K draws."""
+def _importance_weighted(model, data, num_samples, images_per_call=64, contexts=None):
+  """Test log-likelihood and bits/dim of the importance-weighted estimate with K draws.
+
+  `contexts`: the test contexts of a conditional model (each image given its own).
+  """
+  rows = lambda values, start: (  # noqa: E731
+      None if values is None else values[start:start + images_per_call])
   test = np.concatenate([
-      model.importance_weighted_log_likelihood(data.test[start:start + images_per_call],
-                                               num_samples).numpy()
+      model.importance_weighted_log_likelihood(rows(data.test, start), num_samples,
+                                               context=rows(contexts, start)).numpy()
       for start in range(0, len(data.test), images_per_call)])
   estimate = summarize_log_likelihood(test)
   in_bits = _bits_per_dim(estimate, data)

@@ -28,9 +28,10 @@ from tfp_ldu.bijectors.conv1x1_lu import Conv1x1LU
 from tfp_ldu.bijectors.first_channels import FirstChannels
 from tfp_ldu.bijectors.looped_chain import LoopedChain
 from tfp_ldu.bijectors.rational_quadratic_spline import RationalQuadraticSpline
+from tfp_ldu.bijectors.conditional_bijector import ConditionalBijector
 __all__ = ["NumericInverseBijector", "solve_forward", "LDU", "Sinusoidal",
            "TriangularShift", "MixtureLogisticCDF", "MaskedCoupling", "half_transform_mask",
            "MixtureLogisticCoupling", "Residual", "DeepSigmoidal", "BatchNorm",
            "Planar",
-           "checkerboard_mask", "channel_mask", "Squeeze", "ElementwiseAffine", "Conv1x1LU", "FirstChannels", "LoopedChain",
-           "RationalQuadraticSpline"]
+           "checkerboard_mask", "channel_mask", "Squeeze", "ElementwiseAffine", "Conv1x1LU",
+           "FirstChannels", "LoopedChain", "RationalQuadraticSpline", "ConditionalBijector"]

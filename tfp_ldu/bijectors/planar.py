@@ -21,6 +21,13 @@ class Planar(NumericInverseBijector):
       inverse_log_det_jacobian = log1p(c sech^2(a))                 [...]
 
   by the matrix determinant lemma, det(I + tanh'(a) u_hat w^T) = 1 + tanh'(a) c.
+
+  Batches of maps: `u_hat` and `w` may be `[..., D]` and `b` `[...]`, their
+  batch axes broadcasting against each other and against x's (TFP's batch
+  shape of the bijector): row n of x then goes through the map of row n of
+  the parameters.  A conditional `tfp_ldu.layers.PlanarLayer` builds one map
+  per context this way; a and c are then `[...]` too, and `forward` solves
+  each row's scalar equation with its own c and b.
   The map is invertible iff c >= -1 (Rezende & Mohamed, appendix A); this
   bijector takes an already constrained `u_hat` with c > -1 (see
   `tfp_ldu.layers.PlanarLayer`, which builds u_hat from a free u).
@@ -70,9 +77,10 @@ class Planar(NumericInverseBijector):
     """Builds the bijector.
 
     Args:
-      u_hat: `[D]` constrained direction u_hat, with w^T u_hat > -1.
-      w: `[D]` weight vector w.
-      b: scalar bias b.
+      u_hat: `[..., D]` constrained direction u_hat, with w^T u_hat > -1.
+      w: `[..., D]` weight vector w.
+      b: bias b, a scalar or `[...]` (batch axes broadcasting with those of
+        `u_hat` and `w`).
       tolerance: bracket-width tolerance of `forward`'s bisection (default
         1e-5 in float32, 1e-10 in float64), relative to 1 + |alpha|.
       num_halvings: static Python int, the cap on halvings of `forward`.
@@ -110,13 +118,13 @@ class Planar(NumericInverseBijector):
         w=parameter_properties.ParameterProperties(event_ndims=1),
         b=parameter_properties.ParameterProperties(event_ndims=0))
 
-  u_hat = property(lambda self: self._u_hat, doc="`[D]` constrained direction u_hat.")
-  w = property(lambda self: self._w, doc="`[D]` weight vector w.")
-  b = property(lambda self: self._b, doc="Scalar bias b.")
+  u_hat = property(lambda self: self._u_hat, doc="`[..., D]` constrained direction u_hat.")
+  w = property(lambda self: self._w, doc="`[..., D]` weight vector w.")
+  b = property(lambda self: self._b, doc="Bias b, scalar or `[...]`.")
 
   @property
   def w_dot_u_hat(self):
-    """c = w^T u_hat (> -1 for an invertible map), a scalar."""
+    """c = w^T u_hat (> -1 for an invertible map), a scalar (`[...]` for batched maps)."""
     return tf.reduce_sum(self._w * self._u_hat, axis=-1)
 
   def _pre_activation(self, x):
@@ -161,22 +169,31 @@ class Planar(NumericInverseBijector):
 
 
 def _check_shapes(u_hat, w, b):
-  """D from `u_hat` `[D]`; `w` must be `[D]` and `b` a scalar (static shapes)."""
-  shape = tf.TensorShape(u_hat.shape)
-  if shape.rank is not None and shape.rank != 1:
-    raise ValueError(f"Planar: parameter `u_hat` must have shape [D]; received shape "
-                     f"{shape.as_list()}.")
-  d = shape[0] if shape.rank == 1 else None
-  w_shape = tf.TensorShape(w.shape)
-  if not w_shape.is_compatible_with([d]):
+  """D from `u_hat` `[..., D]`; `w` must be `[..., D]` and `b` `[...]` (static shapes).
+
+  The batch axes of the three must broadcast (one map per batch row).
+  """
+  shape, w_shape, b_shape = (tf.TensorShape(t.shape) for t in (u_hat, w, b))
+  if shape.rank == 0:
+    raise ValueError("Planar: parameter `u_hat` must have shape [..., D]; received shape "
+                     "[].")
+  d = shape[-1] if shape.rank is not None else None
+  if w_shape.rank == 0 or (w_shape.rank is not None
+                           and not w_shape[-1:].is_compatible_with([d])):
     expected = "D" if d is None else str(d)
-    raise ValueError(f"Planar: parameter `w` must have shape [{expected}] (that of "
-                     f"`u_hat`); received shape {w_shape.as_list()}.")
-  b_shape = tf.TensorShape(b.shape)
-  if b_shape.rank not in (None, 0):
-    raise ValueError(f"Planar: parameter `b` must be a scalar (shape []); received "
-                     f"shape {b_shape.as_list()}.")
-  return d if d is not None else w_shape[0] if w_shape.rank == 1 else None
+    raise ValueError(f"Planar: parameter `w` must have shape [..., {expected}] (the event "
+                     f"size of `u_hat`); received shape {w_shape.as_list()}.")
+  if None not in (shape.rank, w_shape.rank, b_shape.rank):
+    try:
+      tf.broadcast_static_shape(tf.broadcast_static_shape(shape[:-1], w_shape[:-1]),
+                                b_shape)
+    except ValueError:
+      raise ValueError(f"Planar: the batch shapes of `u_hat` {shape[:-1].as_list()}, `w` "
+                       f"{w_shape[:-1].as_list()} and `b` {b_shape.as_list()} do not "
+                       f"broadcast.") from None
+  if d is None and w_shape.rank is not None:
+    d = w_shape[-1]
+  return d
 
 
 def _sech_squared(a):

@@ -33,17 +33,27 @@ class AugmentedFlow(FlowModel):
   augmented (the noise dimensions are never logit-transformed), with their
   log-dets counted as in `FlowModel`.
 
+  Conditional p(x | c): give it a conditional inner flow (built with
+  `context_shape`); the augmented flow then takes the same contexts (raw, as
+  every `FlowModel`: `fit({"x": x, "context": c})`, `log_prob(x, context=c)`,
+  `importance_weighted_log_prob(x, K, context=c)`, `sample(n, context=c)`)
+  and hands them to the inner flow, which standardises and embeds them:
+  p(x, e | c) is the joint flow's, and every bound above holds given c
+  (q(e) stays N(0, I)).
+
   Shapes: x `[N, *event_shape]` (images may come as flat rows), the joint
   `[N, D + E]`, `latent_shape = (D + E,)`.
 
   Args:
     event_shape: shape of one data point x (D = its size).
     flow: a `FlowModel` with `event_size == D + augment_dims`, no dequantiser
-      and no logit preprocessing of its own.
+      and no logit preprocessing of its own; conditional or not (the
+      augmented flow's `context_shape` is the flow's).
     augment_dims: E >= 1.
     num_importance_samples: K of `log_prob` (default 100).
     seed: initial seed of the augmentation noise (None: random).
-    **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `name`, ...).
+    **kwargs: `FlowModel` arguments (`dequantizer`, `logit_alpha`, `name`, ...;
+      not `context_shape` or `context_net`, which belong to the inner flow).
 
   #### Example
 
@@ -67,6 +77,8 @@ class AugmentedFlow(FlowModel):
       with Variational Data Augmentation. https://arxiv.org/abs/2002.09741
   """
 
+  sample_outputs = ("samples", "latents", "joint_samples")
+
   def __init__(self, event_shape, flow, augment_dims, num_importance_samples=100, seed=None,
                **kwargs):
     if not isinstance(flow, FlowModel):
@@ -87,10 +99,15 @@ class AugmentedFlow(FlowModel):
     if flow.dequantizer is not None or flow.logit_alpha is not None:
       raise ValueError("AugmentedFlow: give the dequantizer and logit_alpha to the "
                        "AugmentedFlow (they act on x only), not to the inner flow.")
-    if kwargs.get("context_shape"):
-      raise ValueError("AugmentedFlow is not conditional yet: it takes no context_shape.")
+    if kwargs.get("context_shape") or kwargs.get("context_net") is not None:
+      raise ValueError("AugmentedFlow: the context belongs to the inner flow; build it with "
+                       "context_shape (and context_net) and the augmented flow takes the "
+                       "same contexts.")
     super().__init__(event_shape, latent_shape=(data_size + augment_dims,), **kwargs)
     self.flow = flow
+    # The inner flow's context: raw contexts pass through to it, which
+    # standardises and embeds them (so this model has no standardisation).
+    self.context_shape, self.context_size = flow.context_shape, flow.context_size
     self.augment_dims = augment_dims
     self.num_importance_samples = int(num_importance_samples)
     self.seed = seed
@@ -99,10 +116,23 @@ class AugmentedFlow(FlowModel):
     self.flow_layers = [FlattenEvent(self.event_shape, name="flatten_event")]
     self.built = True
 
+  # ---- the context: the inner flow's ---------------------------------------
+  @property
+  def reads_context(self):
+    return self.flow.reads_context
+
+  @property
+  def needs_context_statistics(self):
+    return self.flow.needs_context_statistics
+
+  def set_context_statistics(self, context):
+    """Sets the inner flow's context standardisation (see `FlowModel`)."""
+    self.flow.set_context_statistics(context)
+
   # ---- the bound and the importance-weighted estimate ----------------------
-  def _joint_log_weights(self, x, num_samples, training=None):
-    """`[K, N]` log p(h, e_k) - log q(e_k) + log|dh/dx| for K draws e_k ~ N(0, I)."""
-    preprocessing = self.flow_bijector(training)  # x -> flat (logit) h, closed form
+  def _joint_log_weights(self, x, num_samples, training=None, context=None):
+    """`[K, N]` log p(h, e_k | c) - log q(e_k) + log|dh/dx| for K draws e_k ~ N(0, I)."""
+    preprocessing = self._chain(training, None)  # x -> flat (logit) h, closed form
     h = preprocessing.inverse(x)
     # An empty chain's log-det is a float32 0 whatever the input's dtype.
     log_det = tf.cast(preprocessing.inverse_log_det_jacobian(
@@ -112,7 +142,11 @@ class AugmentedFlow(FlowModel):
     noise = self._noise(num_samples * batch, h.dtype)
     log_q = (-0.5 * tf.reduce_sum(tf.square(noise), axis=-1)
              - 0.5 * self.augment_dims * math.log(2. * math.pi))
-    joint = self.flow.transformed_distribution(training).log_prob(tf.concat([tiled, noise], axis=-1))
+    if context is not None:  # Row k N + n goes with context n.
+      context = tf.reshape(tf.tile(context[tf.newaxis], [num_samples] + [1] * context.shape.rank),
+                           [-1, *self.context_shape])
+    joint = self.flow.transformed_distribution(training, context).log_prob(
+        tf.concat([tiled, noise], axis=-1))
     return tf.reshape(joint - log_q, tf.stack([num_samples, batch])) + log_det
 
   def _noise(self, count, dtype):
@@ -120,21 +154,23 @@ class AugmentedFlow(FlowModel):
     return keras.random.normal(tf.stack([count, self.augment_dims]), dtype=dtype,
                                seed=self.seed_generator)
 
-  def _importance_weighted(self, x, num_samples, training=None):
-    log_weights = self._joint_log_weights(x, num_samples, training)
+  def _importance_weighted(self, x, num_samples, training=None, context=None):
+    log_weights = self._joint_log_weights(x, num_samples, training, context)
     return tf.reduce_logsumexp(log_weights, axis=0) - math.log(num_samples)
 
-  def call(self, x, training=None):
-    """The one-sample bound log p(x, e) - log q(e) (minus log q of the dequantiser)."""
-    x = self._as_input(x)
+  def call(self, inputs, training=None):
+    """The one-sample bound log p(x, e | c) - log q(e) (minus log q of the dequantiser).
+
+    `inputs`: x, or `{"x": x, "context": c}` for a conditional inner flow.
+    """
+    x, context = self._as_inputs(inputs)
     if self.dequantizer is None:
-      return self._importance_weighted(x, 1, training)
+      return self._importance_weighted(x, 1, training, context)
     y, log_q = self.dequantizer(x, training=training)
-    return self._importance_weighted(y, 1, training) - log_q
+    return self._importance_weighted(y, 1, training, context) - log_q
 
   def evaluation_log_prob(self, x, context=None):
-    del context  # Unconditional (the constructor refuses a context_shape).
-    return self._importance_weighted(x, self.num_importance_samples, False)
+    return self._importance_weighted(x, self.num_importance_samples, False, context)
 
   @property
   def test_log_likelihood_kind(self):
@@ -143,29 +179,31 @@ class AugmentedFlow(FlowModel):
       return "importance-weighted bound"
     return "one-sample augmentation bound"
 
-  def importance_weighted_log_prob(self, x, num_samples):
-    """`[N]` K-sample importance-weighted estimate of log p(x), K = `num_samples`."""
-    x = self._as_input(x)
+  def importance_weighted_log_prob(self, x, num_samples, context=None):
+    """`[N]` K-sample importance-weighted estimate of log p(x[ | c]), K = `num_samples`.
+
+    `context`: raw contexts `[N, *context_shape]` or one, for a conditional flow.
+    """
+    x, context = self._as_inputs(x if context is None else {"x": x, "context": context})
     if int(num_samples) < 1:
       raise ValueError(f"AugmentedFlow: num_samples must be >= 1; got {num_samples}.")
-    return self._importance_weighted(x, int(num_samples), False)
+    return self._importance_weighted(x, int(num_samples), False, context)
 
   # ---- sampling ------------------------------------------------------------
-  def base_distribution(self):
-    return self.flow.base_distribution()
+  def base_distribution(self, features=None):
+    return self.flow.base_distribution(features)
 
   def draw_with_diagnostics(self, n, seed, temperature=1.0, context=None):
-    del context  # Unconditional (the constructor refuses a context_shape).
-    joint = self.flow.draw_with_diagnostics(n, seed, temperature)
+    joint = self.flow.draw_with_diagnostics(n, seed, temperature, context)
     h = joint["samples"][..., :self.event_size]
-    return dict(samples=self.flow_bijector().forward(h), latents=joint["latents"],
+    return dict(samples=self._chain(None, None).forward(h), latents=joint["latents"],
                 joint_samples=joint["samples"], max_iterations=joint["max_iterations"],
                 num_unconverged=joint["num_unconverged"])
 
   def sampling_residual(self, result, context=None):
     """max |T(joint sample) - latent| over the joint flow (see `FlowModel`)."""
-    del context  # Unconditional (the constructor refuses a context_shape).
-    again = self.flow.bijector.inverse(tf.identity(result["joint_samples"]))
+    again = self.flow.flow_bijector(context=context).inverse(
+        tf.identity(result["joint_samples"]))
     return tf.reduce_max(tf.abs(again - result["latents"]))
 
   def reconstruct(self, x, max_iterations, context=None):
@@ -180,14 +218,25 @@ class AugmentedFlow(FlowModel):
         "model.flow.distribution is the joint distribution of (x, e), and "
         "model.log_prob(x) the importance-weighted estimate of log p(x).")
 
+  def conditioned(self, context):
+    raise NotImplementedError(
+        "AugmentedFlow.conditioned: the marginal of x given c has no closed form; "
+        "model.flow.conditioned(c) is the joint distribution of (x, e) given c, and "
+        "model.log_prob(x, context=c) the importance-weighted estimate of log p(x | c).")
+
   # ---- initialisation and saving --------------------------------------------
   def initialize(self, batch):
-    """Data-dependent initialisation of the joint flow from augmented points of `batch`."""
-    x = self._as_input(batch)
+    """Data-dependent initialisation of the joint flow from augmented points of `batch`.
+
+    `batch`: x, or `{"x": x, "context": c}` (the inner flow then also sets its
+    context statistics, unless they are set).
+    """
+    x, context = self._as_inputs(batch)
     if self.dequantizer is not None:
       x, _ = self.dequantizer(x, training=False)
-    h = self.flow_bijector().inverse(x)
-    self.flow.initialize(tf.concat([h, self._noise(tf.shape(h)[0], h.dtype)], axis=-1))
+    h = self._chain(False, None).inverse(x)
+    joint = tf.concat([h, self._noise(tf.shape(h)[0], h.dtype)], axis=-1)
+    self.flow.initialize(joint if context is None else {"x": joint, "context": context})
 
   @property
   def needs_initialization(self):
@@ -195,6 +244,8 @@ class AugmentedFlow(FlowModel):
 
   def get_config(self):
     config = super().get_config()
+    for name in ("context_shape", "context_net"):  # The inner flow's.
+      config.pop(name, None)
     config.update(flow=keras.saving.serialize_keras_object(self.flow),
                   augment_dims=self.augment_dims,
                   num_importance_samples=self.num_importance_samples, seed=self.seed)

@@ -80,6 +80,8 @@ class FlowModel(FlowTraining, keras.Model):
   renamed_arguments = RENAMED_ARGUMENTS
   # Whether the constructor gives its layers the context (`context_shape`).
   takes_context = False
+  # The entries of `sample_with_diagnostics` shaped `[n, (B,) ...]` (per sample).
+  sample_outputs = ("samples", "latents")
 
   def __init__(self, event_shape, latent_shape=None, dequantizer=None, logit_alpha=None,
                context_shape=None, context_net=None, preprocessing=None, **kwargs):
@@ -331,17 +333,23 @@ class FlowModel(FlowTraining, keras.Model):
     """The evaluation-mode `flow_bijector()` over the current weights (unconditional models)."""
     return self.flow_bijector()
 
-  def base_distribution(self):
+  def base_distribution(self, features=None):
     """The latent distribution: a standard normal over `latent_shape`.
 
     In the variable dtype (float32 under mixed precision): its log-density
-    sums D terms and must not take a bfloat16 compute dtype.
+    sums D terms and must not take a bfloat16 compute dtype.  Given
+    embedded context features `[B, context_size]` (`embed_context`), it has
+    batch shape `[B]`, one latent distribution per context: the same normal
+    broadcast here; a subclass whose base reads the context (`MAF(base="mog")`)
+    builds p(z | c) from them.
     """
     dtype = self.dtype_policy.variable_dtype
     if len(self.latent_shape) == 1:
-      return tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
-    return tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
-                           reinterpreted_batch_ndims=len(self.latent_shape))
+      base = tfd.MultivariateNormalDiag(loc=tf.zeros(self.latent_shape, dtype=dtype))
+    else:
+      base = tfd.Independent(tfd.Normal(tf.zeros(self.latent_shape, dtype), 1.),
+                             reinterpreted_batch_ndims=len(self.latent_shape))
+    return base if features is None else tfd.BatchBroadcast(base, tf.shape(features)[:1])
 
   def transformed_distribution(self, training=None, context=None):
     """A `tfd.TransformedDistribution(base, flow_bijector(training))` over the current weights.
@@ -353,11 +361,20 @@ class FlowModel(FlowTraining, keras.Model):
     gives `[n, B, *event_shape]`).
     """
     self._check_context_given(context, f"{type(self).__name__}.distribution")
-    base = self.base_distribution()
+    features = None
     if context is not None:
-      context = self._as_context(context)
-      base = tfd.BatchBroadcast(base, tf.shape(context)[:1])
-    return tfd.TransformedDistribution(base, self.flow_bijector(training, context))
+      features = self.embed_context(self._as_context(context), training)
+    return self._distribution_given(features, training)
+
+  def _distribution_given(self, features, training=None):
+    """`transformed_distribution` for embedded context features `[B, context_size]` (or None)."""
+    return tfd.TransformedDistribution(self._base_given(features),
+                                       self._chain(training, features))
+
+  def _base_given(self, features):
+    """`base_distribution(features)`; `base_distribution()` without a context, so that
+    subclasses of unconditional models may keep overriding it without the argument."""
+    return self.base_distribution() if features is None else self.base_distribution(features)
 
   @property
   def distribution(self):
@@ -442,11 +459,31 @@ class FlowModel(FlowTraining, keras.Model):
   def call(self, inputs, training=None):
     """`[N]` log-likelihoods of `x` or `{"x": x, "context": c}` (what `fit` maximises)."""
     x, context = self._as_inputs(inputs)
-    distribution = self.transformed_distribution(training, context)
+    features = None if context is None else self.embed_context(context, training)
+    distribution = self._distribution_given(features, training)
     if self.dequantizer is None:
       return distribution.log_prob(x)
-    y, log_q = self.dequantizer(x, training=training)
+    y, log_q = self._dequantize(x, features, training)
     return distribution.log_prob(y) - log_q
+
+  def dequantize(self, x, context=None, training=None):
+    """`(y, log q(y | x[, c]))` of the dequantiser for discrete `x` `[N, *event_shape]`.
+
+    A dequantiser that reads a context (`VariationalDequantizer(context_size=...)`,
+    as `FlowPlusPlus` builds for a conditional model) gets the model's
+    embedded features of the raw contexts `context`; others ignore it.
+    """
+    x, context = self._as_inputs(x if context is None else {"x": x, "context": context})
+    features = None if context is None else self.embed_context(context, training)
+    return self._dequantize(x, features, training)
+
+  def _dequantize(self, x, features, training=None):
+    """The dequantiser's `(y, log q)`, given the context features if it reads them."""
+    return self.dequantizer(x, training=training, **self._dequantizer_context(features))
+
+  def _dequantizer_context(self, features):
+    """`{"context": features}` for a dequantiser that reads a context, else `{}`."""
+    return {"context": features} if getattr(self.dequantizer, "context_size", 0) else {}
 
   @concise_errors
   def log_prob(self, x, context=None):
@@ -470,8 +507,8 @@ class FlowModel(FlowTraining, keras.Model):
       return self._compiled_function("log_prob")(x)
     return self._compiled_function("log_prob")(x, context)
 
-  def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256):
-    """`[N]` importance-weighted lower bound on log P(x) (nats, float64) for discrete x.
+  def importance_weighted_log_likelihood(self, x, num_samples, batch_size=256, context=None):
+    """`[N]` importance-weighted lower bound on log P(x[ | c]) (nats, float64) for discrete x.
 
     With the dequantiser's q(y | x) as proposal and K = `num_samples` draws
     y_k ~ q(. | x) (Burda et al., 2016; Flow++'s test-set estimate, K = 4096):
@@ -491,6 +528,8 @@ class FlowModel(FlowTraining, keras.Model):
       x: `[N, *event_shape]` discrete data (levels, as `call` takes).
       num_samples: K >= 1.
       batch_size: the largest number of dequantised rows evaluated together.
+      context: conditional models: raw contexts `[N, *context_shape]` (or
+        one); q (if it reads the context) and p are both given c.
 
     Returns:
       float64 `[N]` tensor, in nats (divide by D ln 2 and add log2 of the
@@ -509,27 +548,33 @@ class FlowModel(FlowTraining, keras.Model):
       raise ValueError(f"{type(self).__name__}.importance_weighted_log_likelihood: "
                        f"num_samples and batch_size must be >= 1; got {num_samples} and "
                        f"{batch_size}.")
-    x = self._as_input(x)
+    x, context = self._as_inputs(x if context is None else {"x": x, "context": context})
     rows = x.shape[0] or int(batch_size)
     chunk = min(num_samples, max(1, int(batch_size) // max(rows, 1)))
+    tile = lambda t, count: tf.reshape(  # noqa: E731  [N, ...] -> [count N, ...]
+        tf.tile(t[tf.newaxis], [count] + [1] * t.shape.rank), [-1, *t.shape[1:]])
 
     def chunk_function(count):
-      def log_sum_of_weights(data):
+      def log_sum_of_weights(data, *contexts):
         """float64 `[N]` log sum_k of `count` importance weights."""
-        tiled = tf.reshape(tf.tile(data[tf.newaxis], [count] + [1] * data.shape.rank),
-                           [-1, *self.event_shape])
-        y, log_q = self.dequantizer(tiled, training=False)
-        log_weights = tf.cast(self.transformed_distribution(False).log_prob(y) - log_q, tf.float64)
+        features = (self.embed_context(tile(contexts[0], count), training=False)
+                    if contexts else None)
+        y, log_q = self._dequantize(tile(data, count), features, training=False)
+        log_weights = tf.cast(self._distribution_given(features, False).log_prob(y) - log_q,
+                              tf.float64)
         return tf.reduce_logsumexp(tf.reshape(log_weights, [count, -1]), axis=0)
 
+      contexts = ([tf.TensorSpec([None, *self.context_shape], self.compute_dtype)]
+                  if self.conditional else [])
       return self.compiled_calls.get(
           ("importance_weighted", count, self.compute_dtype),
           lambda: tf.function(log_sum_of_weights, autograph=False, input_signature=[
-              tf.TensorSpec([None, *self.event_shape], self.compute_dtype)]))
+              tf.TensorSpec([None, *self.event_shape], self.compute_dtype), *contexts]))
 
+    arguments = [x] if context is None else [x, context]
     total = None
     for start in range(0, num_samples, chunk):
-      part = chunk_function(min(chunk, num_samples - start))(x)
+      part = chunk_function(min(chunk, num_samples - start))(*arguments)
       total = part if total is None else tf.reduce_logsumexp(tf.stack([total, part]), axis=0)
     return total - math.log(num_samples)
 
@@ -592,7 +637,7 @@ class FlowModel(FlowTraining, keras.Model):
     if sample_shape is not None:
       result = self.sample_with_diagnostics(math.prod(sample_shape), seed, temperature,
                                             context)
-      for name in ("samples", "latents"):
+      for name in self.sample_outputs:
         result[name] = tf.reshape(result[name],
                                   [*sample_shape, *result[name].shape[1:]])
       return result
@@ -613,7 +658,7 @@ class FlowModel(FlowTraining, keras.Model):
         arguments.append(context)
       result = self._compiled_function("sample", seeded=seed is not None)(*arguments)
     if one_context:  # [n, 1, ...] -> [n, ...]
-      result = {**result, **{name: result[name][:, 0] for name in ("samples", "latents")}}
+      result = {**result, **{name: result[name][:, 0] for name in self.sample_outputs}}
     return result
 
   def draw_with_diagnostics(self, n, seed, temperature=1.0, context=None):
@@ -632,9 +677,11 @@ class FlowModel(FlowTraining, keras.Model):
                   max_iterations=solved.num_iterations,
                   num_unconverged=solved.num_unconverged)
     count = tf.shape(context)[0]
-    latents = self.base_distribution().sample(n * count, seed=seed) * temperature
     rows = tf.tile(context, tf.concat([[n], tf.ones([len(self.context_shape)], tf.int32)], 0))
-    solved = solve_forward(self.flow_bijector(context=rows), latents)
+    features = self.embed_context(rows)
+    # One latent per row (n * count), from p(z | c) when the base reads the context.
+    latents = self._base_given(features).sample(seed=seed) * temperature
+    solved = solve_forward(self._chain(None, features), latents)
     unflatten = lambda t: tf.reshape(t, tf.concat([[n, count], tf.shape(t)[1:]], 0))
     return dict(samples=unflatten(solved.value), latents=unflatten(latents),
                 max_iterations=solved.num_iterations,
@@ -761,11 +808,12 @@ class FlowModel(FlowTraining, keras.Model):
               f"{type(self).__name__}.initialize: the batch holds values in "
               f"[{float(tf.reduce_min(h)):.4g}, {float(tf.reduce_max(h)):.4g}], outside "
               f"the support of {hint}.")
+    features = self.embed_context(context, training=False)
     if self.dequantizer is not None:
       if needs_initialization(self.dequantizer):
-        self.dequantizer.initialize(h)
-      h, _ = self.dequantizer(h, training=False)
-    initialize_in_order(self.flow_layers, h, self.embed_context(context, training=False))
+        self.dequantizer.initialize(h, **self._dequantizer_context(features))
+      h, _ = self._dequantize(h, features, training=False)
+    initialize_in_order(self.flow_layers, h, features)
 
   def after_training(self, x):
     """Sets the statistics evaluation reads from data, e.g. batch norm's, from `x`.
@@ -781,11 +829,11 @@ class FlowModel(FlowTraining, keras.Model):
     if not any(layer.collects_statistics for layer in self.flow_layers):
       return
     h, context = self._as_inputs(x)
+    features = self.embed_context(context, training=False)
     if self.dequantizer is not None:
-      h, _ = self.dequantizer(h, training=False)
+      h, _ = self._dequantize(h, features, training=False)
     walk_in_order(self.flow_layers, h,
-                  lambda layer, inputs: layer.after_training(inputs),
-                  self.embed_context(context, training=False))
+                  lambda layer, inputs: layer.after_training(inputs), features)
 
   def test_log_likelihood(self, x):
     """`[N]` the model's honest held-out log-likelihood of data `x`, in nats.

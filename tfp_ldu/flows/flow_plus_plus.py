@@ -117,9 +117,9 @@ class FlowPlusPlus(FlowModel):
       `context_shape` and `context_net` for a conditional p(x | c): every
       coupling's gated network adds the context features, broadcast over the
       image, in each gated convolution, as the variational dequantiser's
-      inner flow adds its features of x.  The dequantiser q(u | x) itself
-      stays unconditional, which keeps E_q[log p(y | c) - log q(u | x)] a
-      lower bound on log P(x | c)).
+      inner flow adds its features of x; the variational dequantiser reads
+      them too, q(u | x, c) (`VariationalDequantizer(context_size=...)`), so
+      E_q[log p(y | c) - log q(y | x, c)] is the bound on log P(x | c)).
 
   #### Example
 
@@ -194,8 +194,8 @@ class FlowPlusPlus(FlowModel):
     if self.dequantization == "variational":
       self.dequantizer = VariationalDequantizer(
           self.event_shape, num_levels=num_levels, dropout=self.dropout,
-          seed=self.seed, name="dequantizer", dtype=self.dtype_policy,
-          **self.dequantizer_options)
+          seed=self.seed, context_size=self.context_size,  # q(u | x, c) for p(x | c).
+          name="dequantizer", dtype=self.dtype_policy, **self.dequantizer_options)
     else:
       self.dequantizer = UniformDequantizer(num_levels, event_ndims=3, seed=self.seed,
                                             name="dequantizer", dtype=self.dtype_policy)

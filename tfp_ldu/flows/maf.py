@@ -37,7 +37,8 @@ class MAF(FlowModel):
       does (`MaskedAutoregressive(soft_clip=True)`; models saved before the
       option existed reload without it).
     **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
-      conditional MAF p(x | c): every MADE sees the context; `dtype`, ...).
+      conditional MAF p(x | c): every MADE sees the context, the MADE-MoG
+      base's too; `dtype`, ...).
   """
 
   takes_context = True
@@ -55,9 +56,6 @@ class MAF(FlowModel):
     self.base = base
     self.num_components = int(num_components)
     self.soft_clip = bool(soft_clip)
-    if base == "mog" and self.conditional:
-      raise ValueError('MAF: base="mog" is not conditional yet; use base="gaussian" with '
-                       "a context_shape.")
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
                                         dropout=self.dropout, context_size=self.context_size,
                                         soft_clip=self.soft_clip, name=f"maf_{i}",
@@ -68,7 +66,8 @@ class MAF(FlowModel):
                          for i in range(self.num_blocks)] if self.batch_norm else [])
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
     self.mog = (MADEMoG(self.event_size, self.num_components, self.hidden_units,
-                        dropout=self.dropout, name="made_mog", dtype=self.dtype_policy)
+                        dropout=self.dropout, context_size=self.context_size,
+                        name="made_mog", dtype=self.dtype_policy)
                 if base == "mog" else None)
     layers = []
     for i, block in enumerate(self.blocks):
@@ -78,11 +77,15 @@ class MAF(FlowModel):
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]
     self.flow_layers = [flatten, *layers, self.actnorm]
 
-  def base_distribution(self):
-    """Standard normal, or the MADE-MoG density over `[D]` (`base="mog"`)."""
+  def base_distribution(self, features=None):
+    """Standard normal, or the MADE-MoG density over `[D]` (`base="mog"`).
+
+    A conditional MADE-MoG reads the context features `[B, C]` as the MAF
+    transforms' MADEs do: p(z | c), batch shape `[B]`.
+    """
     if self.mog is None:
-      return super().base_distribution()
-    return self.mog.distribution()
+      return super().base_distribution(features)
+    return self.mog.distribution(features)
 
   def set_batch_norm_statistics(self, x):
     """Sets every batch norm's statistics to the moments of its inputs over `x`.

@@ -24,15 +24,24 @@ class PlanarFlow(FlowModel):
   `tfp_ldu.bijectors.Planar`).  Each layer is a rank-one update, so many
   layers are needed for complex densities (the paper uses up to 80).
 
+  Conditional (`context_shape=...`): each layer's u, w and b are functions
+  of the context features through a small hyper-network (`PlanarLayer`
+  with `context_size`), invertible for every context.
+
   Args:
     event_shape: D (an int or `(D,)`); image shapes are flattened to `[D]`.
     num_layers: planar layers.
     margin: each layer keeps w^T u_hat >= -1 + margin (see `PlanarLayer`).
     tolerance, num_halvings: bisection settings used by `sample`.
+    context_hidden_units: hidden units of each layer's hyper-network
+      (conditional flows only).
+    **kwargs: `FlowModel` arguments (`context_shape`, `context_net`, `dtype`, ...).
   """
 
+  takes_context = True
+
   def __init__(self, event_shape, num_layers=8, margin=1e-2, tolerance=None,
-               num_halvings=64, **kwargs):
+               num_halvings=64, context_hidden_units=16, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     self.num_layers = int(num_layers)
     if self.num_layers < 1:
@@ -40,8 +49,11 @@ class PlanarFlow(FlowModel):
                        f"{num_layers!r}.")
     self.layer_options = dict(margin=float(margin), tolerance=tolerance,
                               num_halvings=int(num_halvings))
+    if self.conditional:  # Unconditional configs stay as they were.
+      self.layer_options["context_hidden_units"] = int(context_hidden_units)
     self.planar_layers = [PlanarLayer(self.event_size, name=f"planar_{i}",
-                                      dtype=self.dtype_policy, **self.layer_options)
+                                      dtype=self.dtype_policy,
+                                      context_size=self.context_size, **self.layer_options)
                           for i in range(self.num_layers)]
     self.actnorm = ActNorm(self.event_size, name="actnorm", dtype=self.dtype_policy)
     flatten = FlattenEvent(self.event_shape, name="flatten_event")  # images -> [D]

@@ -214,6 +214,25 @@ class FlowTraining:
     return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
                        callbacks=callbacks, **kwargs)
 
+  def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+    """Keras's symbolic build, from one replica's batch instead of a `strategy.reduce`.
+
+    Under a strategy Keras 3 reduces the first distributed batch with one
+    `strategy.reduce("MEAN", batch)` to learn its shapes; the collective
+    strategies refuse a structure, so a conditional model's `{"x": x,
+    "context": c}` batches stopped multi-worker `fit` ("Attempt to convert a
+    value ({'x': PerReplica...}) ... to a Tensor").  The build needs only
+    shapes and dtypes, which every replica's part has: the first local one
+    serves (no collective, so every worker still runs the same ops).
+    """
+    if iterator is not None and data_batch is None and self._distribute_strategy is not None:
+      for _, _, batches in iterator:
+        data_batch = tf.nest.map_structure(
+            lambda value: _one_replica(value, self.distribute_strategy), next(batches))
+        break
+      iterator = None
+    return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
   @concise_errors
   def evaluate(self, x=None, y=None, batch_size=None, sample_weight=None, **kwargs):
     """`keras.Model.evaluate` without labels, honouring `sample_weight`."""
@@ -366,17 +385,25 @@ def _placeholder_labels(x, y, sample_weight):
   return np.zeros(len(x["x"] if isinstance(x, dict) else x), dtype="float32")
 
 
+def _one_replica(value, strategy):
+  """The first local replica's part of a `DistributedValues` (other values as they are)."""
+  if isinstance(value, tf.distribute.DistributedValues):
+    return strategy.experimental_local_results(value)[0]
+  return value
+
+
 def _first_batch(x, batch_size, strategy):
   """The first training batch of `fit`'s `x` (array, tensor, tf.data or distributed).
 
   From a distributed dataset: the first element of every replica gathered
   along the batch axis (`strategy.gather`, a collective that every worker
-  runs), so each worker initialises from the same global batch.
+  runs), so each worker initialises from the same global batch; part by
+  part for `{"x": x, "context": c}` (`gather` takes one value).
   """
   if isinstance(x, tf.distribute.DistributedDataset):
     element = next(iter(x))
     element = element[0] if isinstance(element, (tuple, list)) else element
-    return strategy.gather(element, axis=0)
+    return tf.nest.map_structure(lambda part: strategy.gather(part, axis=0), element)
   if isinstance(x, tf.data.Dataset):
     element = next(iter(x.take(1)))
     return element[0] if isinstance(element, (tuple, list)) else element

@@ -9,6 +9,9 @@ import inspect
 
 import keras
 import numpy as np
+import tensorflow as tf
+
+from tfp_ldu.bijectors.conditional_bijector import ConditionalBijector
 
 __all__ = ["BijectorLayer", "needs_initialization", "initialize_in_order",
            "walk_in_order", "vector_event_size", "upgraded_config", "RENAMED_ARGUMENTS"]
@@ -71,6 +74,9 @@ class BijectorLayer(keras.layers.Layer):
   wraps it to take and ignore the context (as zuko's unconditional
   transforms do), so one context can be passed down a chain that mixes
   conditional layers (couplings) with unconditional ones (ActNorm).
+  `conditional_bijector()` gives TFP's convention instead, the context
+  passed at call time as `conditional_input` (routed by `tfb.Chain` by
+  bijector name, TFP #1410/#1801).
 
   Shapes: `x` is `[N, *event_shape]` (`[N, D]` for vectors).
   """
@@ -101,6 +107,34 @@ class BijectorLayer(keras.layers.Layer):
   def call(self, x, training=None, context=None):
     """Data -> latent through this layer's bijector."""
     return self.bijector(training, context=context).inverse(x)
+
+  def conditional_bijector(self):
+    """This layer's evaluation-mode bijector taking its context at call time, named `self.name`.
+
+    A `tfp_ldu.bijectors.ConditionalBijector`: `b.inverse(x, conditional_input=c)`
+    is `bijector(training=False, context=c).inverse(x)`, over the weights of
+    that moment.  A `tfb.Chain` of them routes each layer's context by name,
+    TFP's convention for conditional flows:
+
+    ```python
+    features = model.embed_context(c)                     # [N, context_size]
+    chain = tfb.Chain([layer.conditional_bijector() for layer in model.flow_layers])
+    kwargs = {layer.name: {"conditional_input": features} for layer in model.flow_layers}
+    tfd.TransformedDistribution(model.base_distribution(), chain).log_prob(
+        x, bijector_kwargs=kwargs)                         # == model.log_prob(x, context=c)
+    ```
+
+    An unconditional layer's bijector takes and ignores `conditional_input`.
+    """
+    context_size = getattr(self, "context_size", 0)
+    probe_context = (tf.zeros([1, context_size], self.compute_dtype) if context_size
+                     else None)
+    probe = self.bijector(training=False, context=probe_context)
+    return ConditionalBijector(
+        lambda context: self.bijector(training=False, context=context),
+        forward_min_event_ndims=probe.forward_min_event_ndims,
+        inverse_min_event_ndims=probe.inverse_min_event_ndims, dtype=probe.dtype,
+        name=self.name)
 
   def initialize(self, x, context=None):
     """Data-dependent initialisation of the layers inside, from a batch `x`.

@@ -1,4 +1,4 @@
-"""Variational dequantisation (Flow++): a learned, conditional noise flow q(u | x)."""
+"""Variational dequantisation (Flow++): a learned, conditional noise flow q(u | x[, c])."""
 import math
 
 import keras
@@ -16,6 +16,8 @@ from tfp_ldu.layers.image_mixture_logistic_coupling_layer import (
 from tfp_ldu.layers.invertible_conv1x1 import InvertibleConv1x1
 from tfp_ldu.layers.pixel_levels import assert_levels
 from tfp_ldu.layers.precision import conditioner_policy
+from tfp_ldu.nets.context_inputs import check_context
+from tfp_ldu.nets.context_inputs import concat_context
 from tfp_ldu.nets.gated_conv_attention import GatedConvContextNet
 
 __all__ = ["VariationalDequantizer"]
@@ -56,6 +58,14 @@ class VariationalDequantizer(keras.layers.Layer):
   a column split and 4 couplings of F = 96 filters, 2 blocks, K = 32 on a
   context of 32 channels from 3 gated blocks (the defaults here).
 
+  Conditional q(u | x, c) (`context_size=C_c > 0`): the context features c
+  `[N, C_c]` of a conditional flow p(x | c) (`FlowModel` passes its
+  standardised, embedded contexts) are broadcast over the pixels and
+  concatenated to the input of the context network,
+  a = GatedConvContextNet([x / L - 1/2, c]), so every coupling of q reads
+  them through a; `call(x, training, context=c)`.  The bound above then
+  holds given c: log P(x | c) >= E_q[log p(y | c) - log q(y | x, c)].
+
   Shapes: x `[N, H, W, C]` (float or int levels), y `[N, H, W, C]`, log_q `[N]`.
 
   Args:
@@ -66,6 +76,7 @@ class VariationalDequantizer(keras.layers.Layer):
       couplings' `GatedConvAttentionNet`s and mixtures.
     context_filters, num_context_blocks: of the `GatedConvContextNet`.
     seed: initial seed of the noise and of the 1x1 convolutions (None: random).
+    context_size: C_c, context features of a conditional q (0: q(u | x)).
     **kwargs: standard Keras layer arguments.
 
   #### References
@@ -80,7 +91,7 @@ class VariationalDequantizer(keras.layers.Layer):
 
   def __init__(self, event_shape, num_levels=256, num_couplings=4, filters=96, conditioner_blocks=2,
                num_components=32, num_heads=4, attention=True, dropout=0.0, context_filters=32,
-               num_context_blocks=3, seed=None, **kwargs):
+               num_context_blocks=3, seed=None, context_size=0, **kwargs):
     super().__init__(**kwargs)
     self.image_shape = check_image_shape("VariationalDequantizer", event_shape)
     if self.image_shape[0] * self.image_shape[1] < 2:
@@ -100,12 +111,14 @@ class VariationalDequantizer(keras.layers.Layer):
     self.context_filters = int(context_filters)
     self.num_context_blocks = int(num_context_blocks)
     self.seed = seed
+    self.context_size = int(context_size)
     self.seed_generator = keras.random.SeedGenerator(seed, name="dequantization_seed")
     layer_args = dict(dtype=self.dtype_policy)
     self.context_network = GatedConvContextNet(
         self.context_filters, self.num_context_blocks, dropout=self.dropout,
         name="context_network", dtype=conditioner_policy(self.dtype_policy))
-    self.context_network.build((None, *self.image_shape))
+    self.context_network.build(
+        (None, *self.image_shape[:-1], self.image_shape[-1] + self.context_size))
     channels = self.image_shape[-1]
     self.noise_layers = []
     for j in range(self.num_couplings):
@@ -128,18 +141,20 @@ class VariationalDequantizer(keras.layers.Layer):
     """D = H W C."""
     return math.prod(self.image_shape)
 
-  def _context(self, x, training):
-    """`[N, H, W, context_filters]` features of the discrete image."""
+  def _context(self, x, training, context=None):
+    """`[N, H, W, context_filters]` features of the discrete image (and of c `[N, C_c]`)."""
+    check_context(type(self).__name__, self.context_size, context)
     scaled = tf.cast(x / self.num_levels - 0.5, self.context_network.compute_dtype)
-    return self.context_network(scaled, training=training)
+    return self.context_network(concat_context(scaled, context, spatial_axes=2),
+                                training=training)
 
   def _noise(self, x):
     return keras.random.normal(tf.shape(x), dtype=x.dtype, seed=self.seed_generator)
 
-  def noise_log_prob(self, x, eps, training=None):
-    """(u, log q(u | x)) for given noise `eps` `[N, H, W, C]`: the map eps -> u."""
+  def noise_log_prob(self, x, eps, training=None, context=None):
+    """(u, log q(u | x[, c])) for given noise `eps` `[N, H, W, C]`: the map eps -> u."""
     x = tf.convert_to_tensor(x, self.compute_dtype)
-    context = self._context(x, training)
+    context = self._context(x, training, context)
     log_q = tf.reduce_sum(-0.5 * tf.square(eps), axis=[-3, -2, -1]) - (
         0.5 * self.event_size * math.log(2. * math.pi))
     h = eps
@@ -151,16 +166,18 @@ class VariationalDequantizer(keras.layers.Layer):
                            axis=[-3, -2, -1])
     return tf.sigmoid(h), log_q
 
-  def call(self, x, training=None):
+  def call(self, x, training=None, context=None):
+    """(y, log q(y | x[, c])) for discrete `x` (and context features `[N, C_c]`)."""
     x = assert_levels(tf.convert_to_tensor(x, self.compute_dtype), self.num_levels,
                       type(self).__name__)
-    u, log_q = self.noise_log_prob(x, self._noise(x), training)
+    u, log_q = self.noise_log_prob(x, self._noise(x), training, context)
     return (x + u) / self.num_levels, log_q + self.event_size * math.log(self.num_levels)
 
-  def initialize(self, x):
+  def initialize(self, x, context=None):
     """Initialises the actnorms of the noise flow, in order, from a discrete batch `x`."""
     x = tf.convert_to_tensor(x, self.compute_dtype)
-    initialize_in_order(self.noise_layers, self._noise(x), context=self._context(x, False))
+    initialize_in_order(self.noise_layers, self._noise(x),
+                        context=self._context(x, False, context))
 
   @property
   def needs_initialization(self):
@@ -179,4 +196,5 @@ class VariationalDequantizer(keras.layers.Layer):
             "num_components": self.num_components, "num_heads": self.num_heads,
             "attention": self.attention, "dropout": self.dropout,
             "context_filters": self.context_filters,
-            "num_context_blocks": self.num_context_blocks, "seed": self.seed}
+            "num_context_blocks": self.num_context_blocks, "seed": self.seed,
+            **({"context_size": self.context_size} if self.context_size else {})}
