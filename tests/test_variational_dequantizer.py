@@ -128,11 +128,14 @@ def test_variational_bound_ends_tighter_than_the_uniform_one_on_a_discrete_toy()
                    else VariationalDequantizer(shape, num_levels=num_levels, seed=7,
                                                **{**TINY, "filters": 8, "context_filters": 8}))
     model = small_flow(dequantizer, shape)
-    model.compile(keras.optimizers.Adam(1e-2))
+    # 1e-2 was unstable for q: the variational bound ended below the uniform
+    # one at one seed of three (either input pipeline); 3e-3 wins at all three.
+    model.compile(keras.optimizers.Adam(3e-3))
     model.fit(data, batch_size=64, epochs=12, verbose=0, shuffle=True)
     bounds[name] = float(np.mean(model(patterns.reshape(-1, *shape).repeat(256, axis=0))
                                  .numpy().reshape(4, 256).mean(axis=1) @ probabilities))
   # Both are lower bounds of the expected log-likelihood, itself <= -entropy.
   assert bounds["uniform"] < -entropy + 0.05 and bounds["variational"] < -entropy + 0.05
-  # Measured: uniform -2.70, variational -2.18 nats (-entropy = -1.28).
+  # Measured (seeds 0, 1, 2): uniform -2.78, -2.63, -2.61; variational -2.18,
+  # -2.37, -2.17 nats (-entropy = -1.28).
   assert bounds["variational"] > bounds["uniform"] + 0.2, bounds
