@@ -131,19 +131,15 @@ def format_table(records, summary, truths=None):
   for dataset, truth in sorted(truths.items()):
     lines.append(f"{dataset:<14}{'TRUE DENSITY':<22}{'':>5}{'':>14}{'':>10}"
                  f"{truth[0]:>13.3f}{2 * truth[1]:>8.3f}")
-  rows = verdicts(summary)
-  if rows:
-    lines.append("")
-    lines.append("test LL minus its counterpart's (mean over seeds), +-2SE of the difference:")
+  for title, rows in (
+      ("test LL minus its counterpart's (mean over seeds), +-2SE of the difference:",
+       verdicts(summary)),
+      ("best library flow minus the best zuko flow:", best_flows(summary))):
+    if rows:
+      lines.append("")
+      lines.append(title)
     for dataset, variant, other, delta, two_se, ok in rows:
       lines.append(f"  {dataset:<14}{variant:<22}{'vs ' + other:<16}{delta:>+9.3f} +- "
-                   f"{two_se:.3f}   {'at least as good' if ok else 'WORSE'}")
-  rows = best_flows(summary)
-  if rows:
-    lines.append("")
-    lines.append("best library flow minus the best zuko flow:")
-    for dataset, library, zuko, delta, two_se, ok in rows:
-      lines.append(f"  {dataset:<14}{library:<22}{'vs ' + zuko:<16}{delta:>+9.3f} +- "
                    f"{two_se:.3f}   {'at least as good' if ok else 'WORSE'}")
   return "\n".join(lines)
 
