@@ -49,12 +49,14 @@ couplings), splines of `--num-bins` bins on [-B, B] with B =
 paper's; zuko's own default is 5), and the same data, batch order, budget
 and evaluation as the LDUs.  Each variant's verdict is taken against its
 counterpart (`Variant.counterpart`: the authors' LDU, or zuko's MAF / NSF),
-and the best library flow is compared with the best zuko flow per data set.  `--parallel` runs the reference jobs
-in the background while the library jobs run here (use with `--threads 1`).
-The "library_transplant" variant first has the reference export its initial
-weights for the same seed, checks that the MADE masks match and prints the
-largest |log p| difference at initialisation (forward parity), then trains
-the library from those weights: its curves should track the reference's.
+and the best library flow is compared with the best zuko flow per data set.
+
+`--parallel` runs the reference jobs in the background while the library
+jobs run here (use with `--threads 1`).  The "library_transplant" variant
+first has the reference export its initial weights for the same seed,
+checks that the MADE masks match and prints the largest |log p| difference
+at initialisation (forward parity), then trains the library from those
+weights: its curves should track the reference's.
 
 Outputs under `--out`: progress.log (a line per evaluation of every run, to
 follow a long run), results.json (settings, every run with its curves,

@@ -89,7 +89,7 @@ def test_gmm8_true_density_beats_a_fitted_gaussian():
 def test_variants_are_well_formed():
   for variant in VARIANTS.values():
     assert variant.side in ("reference", "library")
-    assert variant.actnorm_init in ("reference", "library")
+    assert variant.actnorm_init in ("reference", "library", "identity")
     assert variant.counterpart is None or variant.counterpart in VARIANTS
     if variant.side == "reference":
       assert variant.made_init in ("torch", "glorot")
@@ -168,6 +168,20 @@ def test_reference_style_actnorm_uses_half_log_variance():
   np.testing.assert_allclose(model.actnorm.loc.numpy(), h.mean(axis=0), atol=1e-5)
 
 
+def test_identity_actnorm_is_frozen_at_the_identity():
+  from bench.parity_reference.candidate_defaults import initialize_actnorm
+  from bench.parity_reference.library_runner import build_library_model
+  config = dict(num_transforms=2, hidden_units=[8], dropout=0.0, num_bins=4, spline_bound=3.0)
+  model, _ = build_library_model(4, config, get_variant("library_maf_no_actnorm"), seed=0)
+  batch = np.random.default_rng(0).normal(3.0, 2.0, size=(32, 4)).astype(np.float32)
+  initialize_actnorm(model, batch, "identity")
+  np.testing.assert_array_equal(model.actnorm.loc.numpy(), 0.0)
+  np.testing.assert_array_equal(model.actnorm.log_scale.numpy(), 0.0)
+  trainable = {id(v) for v in model.trainable_variables}
+  assert id(model.actnorm.loc) not in trainable and id(model.actnorm.log_scale) not in trainable
+  assert trainable  # The MADEs still train.
+
+
 def test_transplant_rejects_a_different_connectivity():
   from bench.parity_reference.candidate_defaults import transplant_reference_weights
   from tfp_ldu.nets.made import made_masks
@@ -240,3 +254,26 @@ def test_transplanted_reference_weights_give_the_same_log_density(tmp_path):
                                           get_variant("library_transplant"), seed=5,
                                           reference_weights=weights)
   assert forward_parity < 1e-4
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("model", ["zuko_maf", "zuko_nsf"])
+def test_zuko_flows_train_in_the_reference_runner(tmp_path, model):
+  torch_python = os.environ.get("PARITY_TORCH_PYTHON")
+  if not (torch_python and os.access(torch_python, os.X_OK)) or subprocess.run(
+      [torch_python, "-c", "import zuko"], capture_output=True).returncode != 0:
+    pytest.skip("set PARITY_TORCH_PYTHON to a python with torch and zuko (see bench/parity.py)")
+  data = load_dataset("wine", seed=0)
+  for split in ("train", "val", "test"):
+    np.save(tmp_path / f"{split}.npy", getattr(data, split))
+  np.save(tmp_path / "order.npy", batch_order(len(data.train), 16, steps=3, seed=0))
+  config = dict(num_transforms=2, hidden_units=[8, 8], num_bins=4, spline_bound=3.0,
+                dropout=0.0, learning_rate=1e-3, adam_epsilon=1e-8, eval_every=2)
+  job = dict(mode="train", model=model, reference_dir=None, data_dir=str(tmp_path),
+             result_path=str(tmp_path / "r.json"), seed=0, threads=1, made_init="torch",
+             config=config)
+  (tmp_path / "job.json").write_text(json.dumps(job))
+  subprocess.run([torch_python, str(REPO_ROOT / "bench" / "parity_reference" / "torch_runner.py"),
+                  str(tmp_path / "job.json")], check=True, capture_output=True)
+  result = json.loads((tmp_path / "r.json").read_text())
+  assert result["steps"] == [2, 3] and np.isfinite(result["test_ll"]) and result["zuko_version"]

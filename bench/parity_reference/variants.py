@@ -51,8 +51,9 @@ class Variant:
       bias 0) or "transplant" (every weight copied from the reference model
       built with the same seed).
     adam_epsilon: Adam's epsilon; None keeps `keras.optimizers.Adam`'s default.
-    actnorm_init: "library" (`FlowModel.initialize`: s = log(std + 1e-6)) or
-      "reference" (s = 0.5 log(var + 1e-5)); ignored on the reference side.
+    actnorm_init: "library" (`FlowModel.initialize`: s = log(std + 1e-6)),
+      "reference" (s = 0.5 log(var + 1e-5)) or "identity" (ActNorm frozen at
+      the identity); ignored on the reference side.
     description: one line for the report.
     model: the flow, one of `REFERENCE_MODELS` or `LIBRARY_MODELS` by side.
       made_init other than "library" / "torch" applies to "ldu" only.
@@ -93,6 +94,11 @@ _ALL = [
             counterpart=None),
     Variant("library_maf", "library", "library", None, "library",
             "flows.MAF, current defaults", model="maf", counterpart="zuko_maf"),
+    Variant("library_maf_eps", "library", "library", TORCH_ADAM_EPSILON, "library",
+            "flows.MAF, Adam eps 1e-8 (torch's)", model="maf", counterpart="zuko_maf"),
+    Variant("library_maf_no_actnorm", "library", "library", None, "identity",
+            "flows.MAF, final ActNorm frozen at the identity (as zuko: none)", model="maf",
+            counterpart="zuko_maf"),
     Variant("library_nsf", "library", "library", None, "library",
             "flows.NSF, current defaults", model="nsf", counterpart="zuko_nsf"),
     Variant("library_nsf_coupling", "library", "library", None, "library",
