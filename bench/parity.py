@@ -1,10 +1,11 @@
-"""LDU-flow parity harness: the library's `LDUFlow` against the authors' PyTorch code.
+"""Parity harness: the library's flows against the authors' LDU code and zuko, on real data.
 
     python bench/parity.py --torch-python $TORCH_ENV/bin/python \\
         --reference-dir $LDU_FLOW --out parity-run \\
         [--datasets digits,breast_cancer,wine,gmm8] [--variants reference,library,...] \\
         [--seeds 0,1] [--steps 2000] [--eval-every 100] [--num-blocks 4] \\
-        [--hidden-units 64,64] [--parallel]
+        [--hidden-units 64,64] [--num-transforms 5] [--num-bins 8] [--spline-bound 3] \\
+        [--parallel]
 
 Set-up (once; PyTorch never becomes a dependency of the library).  Here
 $TORCH_ENV is a folder for the PyTorch virtual environment and $LDU_FLOW one
@@ -17,8 +18,9 @@ for the authors' code, both anywhere outside this repository:
    Only its models are used (they need torch alone, not pytorch-lightning).
 2. A separate PyTorch interpreter:
        python -m venv $TORCH_ENV
-       $TORCH_ENV/bin/pip install torch numpy scikit-learn
-   `--torch-python` (or $PARITY_TORCH_PYTHON) names its python.
+       $TORCH_ENV/bin/pip install torch numpy scikit-learn zuko
+   `--torch-python` (or $PARITY_TORCH_PYTHON) names its python (zuko is
+   needed only for the zuko variants, the checkout only for the authors' LDU).
 
 What is compared.  For every data set (`bench/parity_reference/datasets.py`:
 sklearn digits 64-D dequantised, breast cancer 30-D, wine 13-D, and an 8-D
@@ -33,12 +35,28 @@ report the test log-likelihood (mean +- 2 SE over test points) of the weights
 that were best on validation.  Reference variants run
 `bench/parity_reference/torch_runner.py` in a subprocess under
 `--torch-python`; data pass through .npy files in a temporary directory.
-Library variants run in this process.  `--parallel` runs the reference jobs
-in the background while the library jobs run here (use with `--threads 1`).
-The "library_transplant" variant first has the reference export its initial
-weights for the same seed, checks that the MADE masks match and prints the
-largest |log p| difference at initialisation (forward parity), then trains
-the library from those weights: its curves should track the reference's.
+Library variants run in this process.
+
+Other flows, side by side with zuko (issue 22): "zuko_maf" and "zuko_nsf"
+train zuko's MAF and NSF in the same PyTorch runner and loop (built by
+`bench/sbi_reference/torch_runner.build_flow`, unconditional), and
+"library_maf", "library_nsf", "library_nsf_coupling" and "library_realnvp"
+the library's `MAF`, `NSF`, `NSF(coupling=True)` and `RealNVP` with their
+own defaults here; all have `--num-transforms` transforms of
+`--hidden-units` (MADEs for MAF / NSF, gated residual MLPs for the
+couplings), splines of `--num-bins` bins on [-B, B] with B =
+`--spline-bound` on both sides (default 3, the library's default and the NSF
+paper's; zuko's own default is 5), and the same data, batch order, budget
+and evaluation as the LDUs.  Each variant's verdict is taken against its
+counterpart (`Variant.counterpart`: the authors' LDU, or zuko's MAF / NSF),
+and the best library flow is compared with the best zuko flow per data set.
+
+`--parallel` runs the reference jobs in the background while the library
+jobs run here (use with `--threads 1`).  The "library_transplant" variant
+first has the reference export its initial weights for the same seed,
+checks that the MADE masks match and prints the largest |log p| difference
+at initialisation (forward parity), then trains the library from those
+weights: its curves should track the reference's.
 
 Outputs under `--out`: progress.log (a line per evaluation of every run, to
 follow a long run), results.json (settings, every run with its curves,
@@ -101,6 +119,11 @@ def parse_args(argv=None):
   parser.add_argument("--num-d-scales", type=int, default=4)
   parser.add_argument("--num-mixtures", type=int, default=4)
   parser.add_argument("--hidden-units", type=_int_list, default=[64, 64])
+  parser.add_argument("--num-transforms", type=int, default=5,
+                      help="MAF / NSF / RealNVP transforms (zuko's and the library's)")
+  parser.add_argument("--num-bins", type=int, default=8, help="NSF spline bins")
+  parser.add_argument("--spline-bound", type=float, default=3.0,
+                      help="NSF splines on [-B, B], both sides (library default 3; zuko's 5)")
   parser.add_argument("--dropout", type=float, default=0.0)
   parser.add_argument("--threads", type=int, default=1,
                       help="intra-op threads of each framework (default 1)")
@@ -113,19 +136,22 @@ def parse_args(argv=None):
   for name in args.datasets:
     if name not in DATASETS:
       parser.error(f"unknown data set {name!r}; expected one of {sorted(DATASETS)}")
-  if any(VARIANTS[v].side == "reference" or VARIANTS[v].made_init == "transplant"
-         for v in args.variants):
-    _check_reference_setup(parser, args)
+  authors = any((VARIANTS[v].side == "reference" and VARIANTS[v].model == "ldu")
+                or VARIANTS[v].made_init == "transplant" for v in args.variants)
+  if authors or any(VARIANTS[v].side == "reference" for v in args.variants):
+    _check_reference_setup(parser, args, authors)
   return args
 
 
-def _check_reference_setup(parser, args):
+def _check_reference_setup(parser, args, authors=True):
+  """The PyTorch interpreter, and the authors' checkout if `authors` (their LDU) runs."""
   if not args.torch_python or not os.access(args.torch_python, os.X_OK):
     parser.error(f"--torch-python {args.torch_python!r} is not an executable python; "
                  "create one with `python -m venv $TORCH_ENV && $TORCH_ENV/bin/pip "
-                 "install torch numpy scikit-learn` (see this file's docstring).")
+                 "install torch numpy scikit-learn` (and zuko for the zuko variants; see "
+                 "this file's docstring).")
   ldu = pathlib.Path(args.reference_dir or "") / "project" / "models" / "ldu.py"
-  if not args.reference_dir or not ldu.is_file():
+  if authors and (not args.reference_dir or not ldu.is_file()):
     parser.error(f"--reference-dir {args.reference_dir!r} does not hold "
                  "project/models/ldu.py; clone https://github.com/weiyumou/ldu-flow "
                  "outside the repository and pass its path.")
@@ -136,7 +162,8 @@ def model_config(args):
   return dict(num_blocks=args.num_blocks, num_d_scales=args.num_d_scales,
               num_mixtures=args.num_mixtures, hidden_units=list(args.hidden_units),
               dropout=args.dropout, learning_rate=args.learning_rate,
-              eval_every=args.eval_every)
+              eval_every=args.eval_every, num_transforms=args.num_transforms,
+              num_bins=args.num_bins, spline_bound=args.spline_bound)
 
 
 def write_data_dir(directory, data, order):
@@ -164,7 +191,8 @@ def run_reference(args, job, job_dir, name):
 
 def _reference_job(args, data_dir, job_dir, name, mode, seed, variant, epsilon):
   config = dict(model_config(args), adam_epsilon=epsilon, label=f"{variant.name} s{seed}")
-  return dict(mode=mode, reference_dir=str(pathlib.Path(args.reference_dir).resolve()),
+  reference_dir = args.reference_dir and str(pathlib.Path(args.reference_dir).resolve())
+  return dict(mode=mode, model=variant.model, reference_dir=reference_dir,
               progress_path=str(pathlib.Path(args.out).resolve() / "progress.log"),
               data_dir=str(data_dir), result_path=str(job_dir / f"{name}.result.json"),
               weights_path=str(job_dir / f"{name}.weights.npz"), seed=seed,

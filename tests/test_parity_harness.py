@@ -20,6 +20,9 @@ from bench.parity_reference.datasets import split_indices
 from bench.parity_reference.datasets import standardise
 from bench.parity_reference.report import summarise
 from bench.parity_reference.report import verdicts
+from bench.parity_reference.report import best_flows
+from bench.parity_reference.variants import LIBRARY_MODELS
+from bench.parity_reference.variants import REFERENCE_MODELS
 from bench.parity_reference.variants import VARIANTS
 from bench.parity_reference.variants import get_variant
 
@@ -86,11 +89,16 @@ def test_gmm8_true_density_beats_a_fitted_gaussian():
 def test_variants_are_well_formed():
   for variant in VARIANTS.values():
     assert variant.side in ("reference", "library")
-    assert variant.actnorm_init in ("reference", "library")
+    assert variant.actnorm_init in ("reference", "library", "identity")
+    assert variant.counterpart is None or variant.counterpart in VARIANTS
     if variant.side == "reference":
       assert variant.made_init in ("torch", "glorot")
+      assert variant.model in REFERENCE_MODELS
     else:
       assert variant.made_init in ("library", "torch", "torch_kernel", "transplant")
+      assert variant.model in LIBRARY_MODELS
+    if variant.model != "ldu":
+      assert variant.made_init in ("library", "torch")
   with pytest.raises(ValueError, match="unknown variant 'nope'"):
     get_variant("nope")
 
@@ -107,10 +115,24 @@ def test_summary_pools_test_and_seed_noise_and_verdicts_compare_to_the_reference
   ref, lib = summary[("d", "reference")], summary[("d", "library")]
   assert ref["test_ll"] == pytest.approx(-10.1) and lib["test_ll"] == pytest.approx(-11.2)
   assert ref["test_se"] == pytest.approx(np.sqrt(0.01 / 2 + 0.02 / 2))
-  [(dataset, variant, delta, two_se, ok)] = verdicts(summary)
-  assert (dataset, variant) == ("d", "library") and delta == pytest.approx(-1.1)
+  [(dataset, variant, counterpart, delta, two_se, ok)] = verdicts(summary)
+  assert (dataset, variant, counterpart) == ("d", "library", "reference")
+  assert delta == pytest.approx(-1.1)
   assert two_se == pytest.approx(2 * np.sqrt(ref["test_se"] ** 2 + lib["test_se"] ** 2))
   assert not ok
+
+
+def test_library_flows_are_judged_against_their_zuko_counterparts_and_best_against_best():
+  records = [_record("d", "zuko_maf", 0, -5.0, 0.1), _record("d", "zuko_nsf", 0, -4.0, 0.1),
+             _record("d", "library_maf", 0, -5.1, 0.1), _record("d", "library_nsf", 0, -6.0, 0.1),
+             _record("d", "library_realnvp", 0, -4.1, 0.1), _record("d", "reference", 0, -3.0, 0.1)]
+  rows = {(v, c): ok for _, v, c, _, _, ok in verdicts(summarise(records))}
+  assert rows == {("library_maf", "zuko_maf"): True, ("library_nsf", "zuko_nsf"): False,
+                  ("library_realnvp", "zuko_maf"): True}
+  # The authors' LDU is no zuko flow: the best zuko flow is NSF, the best library one RealNVP.
+  [(dataset, library, zuko, delta, _, ok)] = best_flows(summarise(records))
+  assert (dataset, library, zuko, ok) == ("d", "library_realnvp", "zuko_nsf", True)
+  assert delta == pytest.approx(-0.1)
 
 
 def _tiny_flow():
@@ -146,6 +168,20 @@ def test_reference_style_actnorm_uses_half_log_variance():
   np.testing.assert_allclose(model.actnorm.loc.numpy(), h.mean(axis=0), atol=1e-5)
 
 
+def test_identity_actnorm_is_frozen_at_the_identity():
+  from bench.parity_reference.candidate_defaults import initialize_actnorm
+  from bench.parity_reference.library_runner import build_library_model
+  config = dict(num_transforms=2, hidden_units=[8], dropout=0.0, num_bins=4, spline_bound=3.0)
+  model, _ = build_library_model(4, config, get_variant("library_maf_no_actnorm"), seed=0)
+  batch = np.random.default_rng(0).normal(3.0, 2.0, size=(32, 4)).astype(np.float32)
+  initialize_actnorm(model, batch, "identity")
+  np.testing.assert_array_equal(model.actnorm.loc.numpy(), 0.0)
+  np.testing.assert_array_equal(model.actnorm.log_scale.numpy(), 0.0)
+  trainable = {id(v) for v in model.trainable_variables}
+  assert id(model.actnorm.loc) not in trainable and id(model.actnorm.log_scale) not in trainable
+  assert trainable  # The MADEs still train.
+
+
 def test_transplant_rejects_a_different_connectivity():
   from bench.parity_reference.candidate_defaults import transplant_reference_weights
   from tfp_ldu.nets.made import made_masks
@@ -159,6 +195,34 @@ def test_transplant_rejects_a_different_connectivity():
     weights[f"block0/upper/bias{l}"] = np.zeros(mask.shape[1], np.float32)
   with pytest.raises(ValueError, match="block0/upper/mask1"):
     transplant_reference_weights(model, weights)
+
+
+@pytest.mark.parametrize("name", ["library_maf", "library_nsf", "library_nsf_coupling",
+                                  "library_realnvp"])
+def test_other_library_flows_train_on_the_harness_loop(name):
+  from bench.parity_reference.library_runner import train_library
+  data = load_dataset("wine", seed=0)
+  config = dict(num_transforms=2, hidden_units=[8, 8], dropout=0.0, num_bins=4,
+                spline_bound=3.0, learning_rate=1e-3, eval_every=2)
+  order = batch_order(len(data.train), 16, steps=3, seed=0)
+  result = train_library(data, order, config, get_variant(name), seed=0)
+  assert result["steps"] == [2, 3] and result["diverged_at"] is None
+  assert np.isfinite(result["test_ll"]) and result["test_se"] > 0
+
+
+def test_zuko_variants_need_the_torch_python_but_not_the_authors_checkout(tmp_path):
+  from bench.parity import parse_args
+  with pytest.raises(SystemExit):
+    parse_args(["--variants", "zuko_nsf", "--torch-python", str(tmp_path / "missing")])
+  python = tmp_path / "python"
+  python.write_text("#!/bin/sh\n")
+  python.chmod(0o755)
+  args = parse_args(["--variants", "zuko_nsf,library_nsf", "--torch-python", str(python),
+                     "--reference-dir", ""])
+  assert args.variants == ["zuko_nsf", "library_nsf"]
+  with pytest.raises(SystemExit):  # The authors' LDU does need the checkout.
+    parse_args(["--variants", "reference", "--torch-python", str(python),
+                "--reference-dir", str(tmp_path)])
 
 
 def _reference_setup():
@@ -190,3 +254,26 @@ def test_transplanted_reference_weights_give_the_same_log_density(tmp_path):
                                           get_variant("library_transplant"), seed=5,
                                           reference_weights=weights)
   assert forward_parity < 1e-4
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("model", ["zuko_maf", "zuko_nsf"])
+def test_zuko_flows_train_in_the_reference_runner(tmp_path, model):
+  torch_python = os.environ.get("PARITY_TORCH_PYTHON")
+  if not (torch_python and os.access(torch_python, os.X_OK)) or subprocess.run(
+      [torch_python, "-c", "import zuko"], capture_output=True).returncode != 0:
+    pytest.skip("set PARITY_TORCH_PYTHON to a python with torch and zuko (see bench/parity.py)")
+  data = load_dataset("wine", seed=0)
+  for split in ("train", "val", "test"):
+    np.save(tmp_path / f"{split}.npy", getattr(data, split))
+  np.save(tmp_path / "order.npy", batch_order(len(data.train), 16, steps=3, seed=0))
+  config = dict(num_transforms=2, hidden_units=[8, 8], num_bins=4, spline_bound=3.0,
+                dropout=0.0, learning_rate=1e-3, adam_epsilon=1e-8, eval_every=2)
+  job = dict(mode="train", model=model, reference_dir=None, data_dir=str(tmp_path),
+             result_path=str(tmp_path / "r.json"), seed=0, threads=1, made_init="torch",
+             config=config)
+  (tmp_path / "job.json").write_text(json.dumps(job))
+  subprocess.run([torch_python, str(REPO_ROOT / "bench" / "parity_reference" / "torch_runner.py"),
+                  str(tmp_path / "job.json")], check=True, capture_output=True)
+  result = json.loads((tmp_path / "r.json").read_text())
+  assert result["steps"] == [2, 3] and np.isfinite(result["test_ll"]) and result["zuko_version"]

@@ -131,12 +131,24 @@ def _assign(variable, value, what):
 
 
 def initialize_actnorm(model, batch, style):
-  """Sets every `ActNorm` of `model.flow_layers` from `batch` `[N, D]` ("library" or "reference")."""
-  if style == "library":
+  """Sets every `ActNorm` of `model.flow_layers` from `batch` `[N, D]`.
+
+  style: "library", "reference", or "identity" (the library's initialisation
+  of every other layer, then each ActNorm fixed at the identity and frozen:
+  a flow without ActNorm, as zuko's MAF is).
+  """
+  if style in ("library", "identity"):
     model.initialize(batch)
+    if style == "identity":
+      for layer in model.flow_layers:
+        if isinstance(layer, ActNorm):
+          layer.loc.assign(np.zeros(layer.loc.shape, layer.loc.dtype))
+          layer.log_scale.assign(np.zeros(layer.log_scale.shape, layer.log_scale.dtype))
+          layer.trainable = False
     return
   if style != "reference":
-    raise ValueError(f"initialize_actnorm: style must be 'library' or 'reference'; got {style!r}.")
+    raise ValueError(f"initialize_actnorm: style must be 'library', 'reference' or "
+                     f"'identity'; got {style!r}.")
   h = tf.convert_to_tensor(np.asarray(batch), dtype=model.compute_dtype)
   for layer in model.flow_layers:
     if isinstance(layer, ActNorm):

@@ -1,4 +1,4 @@
-"""Trains the library's `LDUFlow` in-process under one parity variant.
+"""Trains the library's `LDUFlow` (or `MAF`, `NSF`, `RealNVP`) in-process under one parity variant.
 
 The loop mirrors `torch_runner.train` step for step: the batch of step s is
 `train[order[s - 1]]`, the loss is -mean log-likelihood, one Adam update per
@@ -18,12 +18,34 @@ from bench.parity_reference.candidate_defaults import initialize_actnorm
 from bench.parity_reference.candidate_defaults import reinitialise_made
 from bench.parity_reference.candidate_defaults import transplant_reference_weights
 from tfp_ldu.flows import LDUFlow
+from tfp_ldu.flows import MAF
+from tfp_ldu.flows import NSF
+from tfp_ldu.flows import RealNVP
 
-__all__ = ["build_library_model", "train_library"]
+__all__ = ["build_library_model", "build_other_flow", "train_library"]
+
+
+def build_other_flow(event_size, config, model):
+  """The library's `MAF`, `NSF` (autoregressive or coupling) or `RealNVP` with its defaults.
+
+  Sizes from `config`: num_transforms blocks of hidden_units, dropout, and
+  for the splines num_bins bins on [-spline_bound, spline_bound].
+  """
+  common = dict(num_blocks=config["num_transforms"], hidden_units=tuple(config["hidden_units"]),
+                dropout=config["dropout"], dtype="float32")
+  if model == "maf":
+    return MAF(event_size, **common)
+  if model in ("nsf", "nsf_coupling"):
+    return NSF(event_size, num_bins=config["num_bins"], bound=config["spline_bound"],
+               coupling=model == "nsf_coupling", **common)
+  if model == "realnvp":
+    return RealNVP(event_size, **common)
+  raise ValueError(f"build_other_flow: unknown library model {model!r}.")
 
 
 def build_library_model(event_size, config, variant, seed, reference_weights=None):
-  """`LDUFlow` with `config`'s architecture and `variant`'s MADE weights.
+  """`variant`'s flow: `LDUFlow` with `config`'s architecture and `variant`'s MADE weights,
+  or (variant.model other than "ldu") `build_other_flow`'s, as constructed.
 
   Returns:
     (model, forward_parity): forward_parity is the largest |log p_library -
@@ -31,6 +53,10 @@ def build_library_model(event_size, config, variant, seed, reference_weights=Non
     (both with the final actnorm at the identity), else None.
   """
   keras.utils.set_random_seed(seed)
+  if variant.model != "ldu":
+    if variant.made_init != "library":
+      raise ValueError(f"{variant.name}: made_init must be 'library' for {variant.model}.")
+    return build_other_flow(event_size, config, variant.model), None
   model = LDUFlow(event_size, num_blocks=config["num_blocks"],
                   num_d_scales=config["num_d_scales"], num_components=config["num_mixtures"],
                   hidden_units=tuple(config["hidden_units"]), dropout=config["dropout"],

@@ -9,8 +9,12 @@ mean of best validation LL and test LL; the noise of a mean test LL is
     SE = sqrt(mean_seeds(SE_test^2) / n + var_seeds(test LL) / n)
 
 (test-sampling noise plus seed-to-seed noise, the latter 0 for one seed), and
-a variant is "at least as good" as the reference on a data set when
-mean test LL - reference mean test LL >= -2 sqrt(SE^2 + SE_ref^2).
+a variant is "at least as good" as its counterpart (`Variant.counterpart`:
+the authors' LDU for the LDU variants, zuko's MAF / NSF for the library's
+other flows) on a data set when
+mean test LL - counterpart mean test LL >= -2 sqrt(SE^2 + SE_ref^2).
+`best_flows` compares, per data set, the best library flow with the best
+zuko flow the same way.
 """
 import csv
 import json
@@ -20,7 +24,10 @@ from collections import defaultdict
 
 import numpy as np
 
-__all__ = ["summarise", "verdicts", "format_table", "write_outputs", "plot_curves"]
+from bench.parity_reference.variants import VARIANTS
+
+__all__ = ["summarise", "verdicts", "best_flows", "format_table", "write_outputs",
+           "plot_curves"]
 
 TABLE_FIELDS = ("dataset", "variant", "seed", "best_val_ll", "best_step", "test_ll",
                 "test_2se", "wall_time_s", "train_steps_per_s", "forward_parity")
@@ -57,16 +64,47 @@ def summarise(records):
   return summary
 
 
-def verdicts(summary, reference="reference"):
-  """[(dataset, variant, delta test LL, 2 SE of the delta, at least as good)] vs `reference`."""
+def counterpart(variant):
+  """The variant `variant`'s verdict is taken against (None: none)."""
+  known = VARIANTS.get(variant)
+  return known.counterpart if known else None
+
+
+def _compare(s, ref):
+  delta = s["test_ll"] - ref["test_ll"]
+  two_se = 2 * math.sqrt(s["test_se"] ** 2 + ref["test_se"] ** 2)
+  return delta, two_se, bool(delta >= -two_se)
+
+
+def verdicts(summary):
+  """[(dataset, variant, counterpart, delta test LL, 2 SE of the delta, at least as good)].
+
+  One row per variant whose counterpart ran on the same data set.
+  """
   rows = []
   for (dataset, variant), s in sorted(summary.items()):
-    ref = summary.get((dataset, reference))
-    if ref is None or variant == reference:
-      continue
-    delta = s["test_ll"] - ref["test_ll"]
-    two_se = 2 * math.sqrt(s["test_se"] ** 2 + ref["test_se"] ** 2)
-    rows.append((dataset, variant, delta, two_se, bool(delta >= -two_se)))
+    other = counterpart(variant)
+    ref = summary.get((dataset, other))
+    if ref is not None:
+      rows.append((dataset, variant, other, *_compare(s, ref)))
+  return rows
+
+
+def best_flows(summary):
+  """[(dataset, best library variant, best zuko variant, delta, 2 SE, at least as good)].
+
+  "Best" is the highest mean test LL; only data sets where both sides ran.
+  """
+  rows = []
+  for dataset in sorted({d for d, _ in summary}):
+    def best(side_test):
+      names = [v for d, v in summary if d == dataset and side_test(v)]
+      return max(names, key=lambda v: summary[(dataset, v)]["test_ll"]) if names else None
+    library = best(lambda v: v in VARIANTS and VARIANTS[v].side == "library")
+    zuko = best(lambda v: v in VARIANTS and VARIANTS[v].model.startswith("zuko"))
+    if library and zuko:
+      rows.append((dataset, library, zuko,
+                   *_compare(summary[(dataset, library)], summary[(dataset, zuko)])))
   return rows
 
 
@@ -93,13 +131,16 @@ def format_table(records, summary, truths=None):
   for dataset, truth in sorted(truths.items()):
     lines.append(f"{dataset:<14}{'TRUE DENSITY':<22}{'':>5}{'':>14}{'':>10}"
                  f"{truth[0]:>13.3f}{2 * truth[1]:>8.3f}")
-  rows = verdicts(summary)
-  if rows:
-    lines.append("")
-    lines.append("test LL minus the reference's (mean over seeds), +-2SE of the difference:")
-    for dataset, variant, delta, two_se, ok in rows:
-      lines.append(f"  {dataset:<14}{variant:<22}{delta:>+9.3f} +- {two_se:.3f}   "
-                   f"{'at least as good' if ok else 'WORSE'}")
+  for title, rows in (
+      ("test LL minus its counterpart's (mean over seeds), +-2SE of the difference:",
+       verdicts(summary)),
+      ("best library flow minus the best zuko flow:", best_flows(summary))):
+    if rows:
+      lines.append("")
+      lines.append(title)
+    for dataset, variant, other, delta, two_se, ok in rows:
+      lines.append(f"  {dataset:<14}{variant:<22}{'vs ' + other:<16}{delta:>+9.3f} +- "
+                   f"{two_se:.3f}   {'at least as good' if ok else 'WORSE'}")
   return "\n".join(lines)
 
 
@@ -109,9 +150,12 @@ def write_outputs(out_dir, records, summary, settings, truths=None):
   out.mkdir(parents=True, exist_ok=True)
   payload = dict(settings=settings, records=records, truths=truths or {},
                  summary=[dict(dataset=d, variant=v, **s) for (d, v), s in sorted(summary.items())],
-                 verdicts=[dict(dataset=d, variant=v, delta_test_ll=delta, two_se=two_se,
-                                at_least_as_good=ok)
-                           for d, v, delta, two_se, ok in verdicts(summary)])
+                 verdicts=[dict(dataset=d, variant=v, counterpart=c, delta_test_ll=delta,
+                                two_se=two_se, at_least_as_good=ok)
+                           for d, v, c, delta, two_se, ok in verdicts(summary)],
+                 best_flows=[dict(dataset=d, library=lib, zuko=z, delta_test_ll=delta,
+                                  two_se=two_se, at_least_as_good=ok)
+                             for d, lib, z, delta, two_se, ok in best_flows(summary)])
   (out / "results.json").write_text(json.dumps(payload, indent=1))
   with open(out / "results.csv", "w", newline="") as handle:
     writer = csv.DictWriter(handle, fieldnames=TABLE_FIELDS)
@@ -120,19 +164,20 @@ def write_outputs(out_dir, records, summary, settings, truths=None):
       writer.writerow(_row(record))
 
 
-def plot_curves(out_dir, dataset, records, truth=None, reference="reference",
-                max_columns=4):
-  """curves_<dataset>.png: one panel pair per non-reference variant, over the reference.
+def plot_curves(out_dir, dataset, records, truth=None, max_columns=4):
+  """curves_<dataset>.png: one panel pair per variant with a counterpart, over the counterpart.
 
   Upper panel: validation log-likelihood per evaluation; lower panel: mean
   training-batch log-likelihood over the same windows (the gap between the
-  two is the overfit).  Reference runs in black, the variant's in red.
+  two is the overfit).  Counterpart runs (`counterpart`) in black, the
+  variant's in red; a data set without such pairs gets one panel per variant.
   """
   import matplotlib
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
   own = [r for r in records if r["dataset"] == dataset]
-  variants = sorted({r["variant"] for r in own if r["variant"] != reference}) or [reference]
+  ran = {r["variant"] for r in own}
+  variants = sorted(v for v in ran if counterpart(v) in ran) or sorted(ran)
   columns = min(max_columns, len(variants))
   grid_rows = math.ceil(len(variants) / columns)
   fig, axes = plt.subplots(2 * grid_rows, columns, figsize=(4.2 * columns, 5.2 * grid_rows),
@@ -145,9 +190,9 @@ def plot_curves(out_dir, dataset, records, truth=None, reference="reference",
     for offset, key in enumerate(("val_ll", "train_ll")):
       ax = axes[2 * grid_row + offset][column]
       for record in own:
-        if record["variant"] not in (variant, reference):
+        if record["variant"] not in (variant, counterpart(variant)):
           continue
-        is_ref = record["variant"] == reference
+        is_ref = record["variant"] != variant
         ax.plot(record["steps"], record[key], color="black" if is_ref else "tab:red",
                 alpha=0.8, lw=1.1, ls="-" if record["seed"] == own[0]["seed"] else "--",
                 label=f"{record['variant']} s{record['seed']}")
@@ -155,7 +200,7 @@ def plot_curves(out_dir, dataset, records, truth=None, reference="reference",
         if truth is not None:
           ax.axhline(truth, color="tab:green", ls=":", lw=1, label="true test LL")
         ax.set_ylim(bottom - 0.05 * (top - bottom), top + 0.1 * (top - bottom))
-        ax.set_title(variant, fontsize=9)
+        ax.set_title(f"{variant} vs {counterpart(variant)}", fontsize=9)
         ax.legend(fontsize=6, loc="lower right")
       ax.grid(alpha=0.3)
       if column == 0:
@@ -165,7 +210,7 @@ def plot_curves(out_dir, dataset, records, truth=None, reference="reference",
     grid_row, column = divmod(index, columns)
     axes[2 * grid_row][column].axis("off")
     axes[2 * grid_row + 1][column].axis("off")
-  fig.suptitle(f"{dataset}: reference (black) vs variant (red); solid/dashed = seeds",
+  fig.suptitle(f"{dataset}: counterpart (black) vs variant (red); solid/dashed = seeds",
                fontsize=10)
   fig.tight_layout()
   path = pathlib.Path(out_dir) / f"curves_{dataset}.png"

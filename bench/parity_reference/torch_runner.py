@@ -1,23 +1,29 @@
-"""Trains the authors' PyTorch `LDUFlow` for the parity harness (runs under PyTorch).
+"""Trains the authors' PyTorch `LDUFlow`, or zuko's MAF / NSF, for the parity harness.
 
     <torch-python> bench/parity_reference/torch_runner.py JOB.json
 
 Run by `bench/parity.py` with a separate interpreter that has torch and numpy
-(never the library's environment).  The authors' code is not part of this
-repository: it is imported at run time from the checkout named by the job's
-`reference_dir` (a clone of github.com/weiyumou/ldu-flow, which holds
-`project/models/ldu.py`).  Only this file's own training loop and evaluation
-are used around it, so both sides share data, order, budget and evaluation.
+(and zuko for the zuko models; never the library's environment).  The
+authors' code is not part of this repository: it is imported at run time
+from the checkout named by the job's `reference_dir` (a clone of
+github.com/weiyumou/ldu-flow, which holds `project/models/ldu.py`).  zuko's
+flows are built by `bench/sbi_reference/torch_runner.build_flow`
+(unconditional here).  Only this file's own training loop and evaluation are
+used around either, so every side shares data, order, budget and evaluation.
 
 JOB.json keys:
   mode: "train" or "export" (only build the model with `seed`, then write its
-    initial weights, connectivity masks and validation log-densities).
-  reference_dir, data_dir (train.npy, val.npy, test.npy float32 [N, D];
-    order.npy int64 [steps, batch]), result_path (JSON, "train"), weights_path
-    (.npz, "export"), optional progress_path (a line appended per
-    evaluation), seed, threads, made_init ("torch" or "glorot"), and
+    initial weights, connectivity masks and validation log-densities; the
+    authors' LDU only).
+  model: "ldu" (the authors' code; the default), "zuko_maf" or "zuko_nsf".
+  reference_dir (model "ldu"), data_dir (train.npy, val.npy, test.npy float32
+    [N, D]; order.npy int64 [steps, batch]), result_path (JSON, "train"),
+    weights_path (.npz, "export"), optional progress_path (a line appended per
+    evaluation), seed, threads, made_init ("torch" or "glorot"; zuko: "torch",
+    its `nn.Linear` initialisation), and
   config: num_blocks, num_d_scales, num_mixtures, hidden_units, dropout,
-    learning_rate, adam_epsilon, eval_every.
+    learning_rate, adam_epsilon, eval_every; for zuko also num_transforms,
+    num_bins and spline_bound (NSF's splines on [-B, B]).
 
 The "export" .npz uses the harness's layout, the library's orientation:
 `block{b}/{upper,lower}/{kernel,bias,mask}{l}` (kernels and masks
@@ -25,6 +31,7 @@ The "export" .npz uses the harness's layout, the library's orientation:
 `[D, K]` and `.../{raw_residual,out_shift}` `[D]`, and `initial_val_log_prob`
 `[N_val]` (evaluation mode, final actnorm still the identity).
 """
+import importlib.util
 import json
 import math
 import pathlib
@@ -104,6 +111,35 @@ def export_weights(blocks, masked_linear, event_size):
   return weights
 
 
+def _sbi_torch_runner():
+  """bench/sbi_reference/torch_runner.py, loaded by path (this script runs outside the package)."""
+  path = pathlib.Path(__file__).resolve().parents[1] / "sbi_reference" / "torch_runner.py"
+  spec = importlib.util.spec_from_file_location("sbi_torch_runner", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+class ZukoDensity(nn.Module):
+  """zuko's unconditional MAF or NSF behind the authors' interface: x -> (None, log p(x) [N]).
+
+  Built by the SBI benchmark's `build_flow` (`bench/sbi_reference`) with
+  `config`'s num_transforms, hidden_units, num_bins and spline_bound.
+  """
+
+  def __init__(self, name, event_size, config):
+    super().__init__()
+    import zuko
+    if name not in ("zuko_maf", "zuko_nsf"):
+      raise ValueError(f"torch_runner: model must be 'ldu', 'zuko_maf' or 'zuko_nsf'; "
+                       f"got {name!r}.")
+    self.flow = _sbi_torch_runner().build_flow(name, event_size, 0, config)
+    self.versions = dict(zuko_version=zuko.__version__)
+
+  def forward(self, x):
+    return None, self.flow().log_prob(x)
+
+
 @torch.no_grad()
 def log_prob(model, x):
   """Per-example log-density [N] in evaluation mode."""
@@ -173,13 +209,22 @@ def train(model, data, order, config, progress_path=None):
 def main(job_path):
   job = json.loads(pathlib.Path(job_path).read_text())
   torch.set_num_threads(int(job["threads"]))
-  classes = import_reference(job["reference_dir"])
   data_dir = pathlib.Path(job["data_dir"])
   arrays = [np.load(data_dir / f"{split}.npy") for split in ("train", "val", "test")]
   event_size = arrays[0].shape[1]
+  config = job["config"]
+  model_name = job.get("model", "ldu")
+  if model_name != "ldu":
+    if job["mode"] != "train":
+      raise ValueError(f"torch_runner: {model_name} jobs only train; got mode {job['mode']!r}.")
+    torch.manual_seed(int(job["seed"]))
+    model = ZukoDensity(model_name, event_size, config)
+    data = [torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
+    _train_and_write(job, model, data)
+    return
+  classes = import_reference(job["reference_dir"])
   data = [torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).reshape(-1, 1, 1, event_size)
           for a in arrays]
-  config = job["config"]
   model, blocks = build_model(classes, event_size, config, int(job["seed"]), job["made_init"])
   if job["mode"] == "export":
     weights = export_weights(blocks, classes[2], event_size)
@@ -188,9 +233,14 @@ def main(job_path):
     return
   if job["mode"] != "train":
     raise ValueError(f"torch_runner: mode must be 'train' or 'export'; got {job['mode']!r}.")
-  order = torch.from_numpy(np.load(data_dir / "order.npy"))
-  result = train(model, data, order, config, job.get("progress_path"))
-  result.update(torch_version=torch.__version__, threads=torch.get_num_threads())
+  _train_and_write(job, model, data)
+
+
+def _train_and_write(job, model, data):
+  order = torch.from_numpy(np.load(pathlib.Path(job["data_dir"]) / "order.npy"))
+  result = train(model, data, order, job["config"], job.get("progress_path"))
+  result.update(torch_version=torch.__version__, threads=torch.get_num_threads(),
+                **getattr(model, "versions", {}))
   pathlib.Path(job["result_path"]).write_text(json.dumps(result))
 
 

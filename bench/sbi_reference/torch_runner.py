@@ -23,6 +23,7 @@ first_epoch_s, sample_time_s (mean per observation after one warm-up draw),
 epochs_run, best_epoch (1-based), best_val_loss, torch_version and zuko_version.
 """
 import copy
+import functools
 import json
 import math
 import pathlib
@@ -35,13 +36,22 @@ import zuko
 
 
 def build_flow(name, theta_dim, x_dim, config):
-  """zuko's conditional flow q(theta | x) with the harness's sizes."""
+  """zuko's flow q(theta | x) (x_dim 0: unconditional) with the harness's sizes.
+
+  NSF's splines act on [-B, B] with B = config["spline_bound"] when given
+  (`zuko.flows.NSF` fixes zuko's default, 5; the same flow is built as a MAF
+  of `MonotonicRQSTransform`s with the bound set), else on [-5, 5].
+  """
   common = dict(features=theta_dim, context=x_dim, transforms=config["num_transforms"],
                 hidden_features=tuple(config["hidden_units"]))
   if name == "zuko_maf":
     return zuko.flows.MAF(**common)
   if name == "zuko_nsf":
-    return zuko.flows.NSF(bins=config["num_bins"], **common)
+    bins, bound = config["num_bins"], config.get("spline_bound")
+    if bound is None:
+      return zuko.flows.NSF(bins=bins, **common)
+    spline = functools.partial(zuko.transforms.MonotonicRQSTransform, bound=float(bound))
+    return zuko.flows.MAF(univariate=spline, shapes=[(bins,), (bins,), (bins - 1,)], **common)
   raise ValueError(f"torch_runner: unknown model {name!r}; expected zuko_maf or zuko_nsf.")
 
 

@@ -75,6 +75,7 @@ class IAF(FlowModel):
     self.soft_clip = bool(soft_clip)
     actnorm_then_blocks(self, lambda i: MaskedAutoregressive(
         self.event_size, self.hidden_units, inverted=True, soft_clip=self.soft_clip,
+        latent_shift=False,  # The form above; zuko's was measured for MAF only.
         context_size=self.context_size, name=f"iaf_{i}", dtype=self.dtype_policy))
 
   def get_config(self):

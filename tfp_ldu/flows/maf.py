@@ -36,6 +36,9 @@ class MAF(FlowModel):
     soft_clip: bound the MADEs' log-scales smoothly to +-ln(1e3), as zuko
       does (`MaskedAutoregressive(soft_clip=True)`; models saved before the
       option existed reload without it).
+    latent_shift: the MADEs' affine form z = x e^a + b, zuko's (default);
+      False: z = (x - mu) e^{-alpha}, the form of models saved before the
+      option existed (`MaskedAutoregressive(latent_shift=...)`).
     **kwargs: `FlowModel` arguments (`context_shape` and `context_net` for a
       conditional MAF p(x | c): every MADE sees the context, the MADE-MoG
       base's too; `dtype`, ...).
@@ -45,7 +48,7 @@ class MAF(FlowModel):
 
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
                batch_norm=False, base="gaussian", num_components=10, soft_clip=True,
-               **kwargs):
+               latent_shift=True, **kwargs):
     super().__init__(event_shape, latent_shape=flat_event_shape(event_shape), **kwargs)
     if base not in _BASES:
       raise ValueError(f"MAF: base must be one of {_BASES}; got {base!r}.")
@@ -56,9 +59,11 @@ class MAF(FlowModel):
     self.base = base
     self.num_components = int(num_components)
     self.soft_clip = bool(soft_clip)
+    self.latent_shift = bool(latent_shift)
     self.blocks = [MaskedAutoregressive(self.event_size, self.hidden_units,
                                         dropout=self.dropout, context_size=self.context_size,
-                                        soft_clip=self.soft_clip, name=f"maf_{i}",
+                                        soft_clip=self.soft_clip,
+                                        latent_shift=self.latent_shift, name=f"maf_{i}",
                                         dtype=self.dtype_policy)
                    for i in range(self.num_blocks)]
     self.batch_norms = ([BatchNormalization(self.event_size, name=f"batch_norm_{i}",
@@ -101,9 +106,10 @@ class MAF(FlowModel):
     return {**super().get_config(),
             "num_blocks": self.num_blocks, "hidden_units": list(self.hidden_units),
             "dropout": self.dropout, "batch_norm": self.batch_norm, "base": self.base,
-            "num_components": self.num_components, "soft_clip": self.soft_clip}
+            "num_components": self.num_components, "soft_clip": self.soft_clip,
+            "latent_shift": self.latent_shift}
 
   @classmethod
   def from_config(cls, config):
-    """Models saved before `soft_clip` existed computed without it, and still do."""
-    return super().from_config({"soft_clip": False, **config})
+    """Models saved before `soft_clip` / `latent_shift` existed computed without them; still do."""
+    return super().from_config({"soft_clip": False, "latent_shift": False, **config})
