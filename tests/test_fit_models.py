@@ -52,3 +52,14 @@ def test_model_specific_flags_are_refused_elsewhere(tmp_path, capsys):
     with pytest.raises(SystemExit) as exited:
       fit.main([*flags, "--out", str(tmp_path)])
     assert exited.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda spec: spec.name)
+def test_every_model_trains_conditionally_through_fit_py(spec, tmp_path):
+  # p(x | c) on the rotating moons, the CLI's conditional path for every family
+  # (that each family reads its context is test_conditional_flows.py's check).
+  small = SMALL[:SMALL.index("--steps")] + SMALL[SMALL.index("--steps") + 2:]
+  metrics = fit.main(["--model", spec.name, *tiny_flags(spec), *small, "--steps", "20",
+                      "--dataset", "rotating_moons", "--conditional", "--out", str(tmp_path)])
+  assert metrics["test_log_likelihood"] > metrics["initial_test_log_likelihood"]
+  assert metrics["reconstruction_residual"] < 1e-3
