@@ -139,9 +139,9 @@ class MaskedAutoregressive(BijectorLayer):
         return params[..., 0], log_scale
       maf = tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=shift_and_log_scale)
     else:
-      def spline(x):
-        return rational_quadratic_spline(made_output(x), self.num_bins, self.bound,
-                                         clip=self.soft_clip)
+      # One spline per input, so its inverse and log-det share one pass too.
+      spline = LastInputCache(lambda x: rational_quadratic_spline(
+          made_output(x), self.num_bins, self.bound, clip=self.soft_clip))
       maf = tfb.MaskedAutoregressiveFlow(bijector_fn=spline)
     if self.reverse:
       maf = tfb.Chain([maf, tfb.Permute(tf.range(self.event_size - 1, -1, -1))])
