@@ -91,8 +91,8 @@ class FlowTraining:
       _WARNED_SLOW_XLA.add(type(self).__name__)
       warnings.warn(
           f"{type(self).__name__}: jit_compile=True on a machine without GPUs.  On CPUs "
-          f"the plain graph trained this flow faster above D = {limit} (64-D LDU flow: "
-          f"55 against 97 ms a step, bench/user_path.py); leave jit_compile unset for it.  "
+          f"the plain graph trained this flow faster above D = {limit} (here D = "
+          f"{self.event_size}; docs/performance.md); leave jit_compile unset for it.  "
           f"XLA stays on, as asked.", stacklevel=2)
 
   @_without_autograph
@@ -204,12 +204,12 @@ class FlowTraining:
       # trace the whole step twice (about half of the first step's time).
       with self.distribute_strategy.scope():
         self.optimizer.build(self.trainable_variables)
-    x = without_cpu_autotuning(x)
     y = _placeholder_labels(x, y, sample_weight)
     if _cpu_array_input(x, self.distribute_strategy, kwargs):
       x = array_dataset(x, y, sample_weight, batch_size or 32, kwargs.pop("shuffle", True))
       y = sample_weight = batch_size = None
       kwargs["shuffle"] = False  # Shuffled per epoch by the dataset, as Keras would.
+    x = without_cpu_autotuning(x)  # Keras's own pipeline for arrays keeps autotuning.
     callbacks = [*(callbacks or []), _StopOnNonFiniteLoss()]
     return super().fit(x, y, batch_size=batch_size, sample_weight=sample_weight,
                        callbacks=callbacks, **kwargs)
@@ -342,16 +342,16 @@ def _cpu_array_input(x, strategy, fit_kwargs):
 
 
 def array_dataset(x, y=None, sample_weight=None, batch_size=32, shuffle=True):
-  """Keras's input pipeline for arrays, with tf.data autotuning off.
+  """Keras's input pipeline for arrays, as a `tf.data.Dataset` (`fit` turns its autotuning off).
 
   What `keras.Model.fit` builds from arrays on the TensorFlow backend: each
   epoch a fresh permutation of the N rows (`shuffle`), `batch_size` rows at
   a time gathered from the arrays (the last batch partial), elements
   `x`, `(x, y)` or `(x, y, sample_weight)` (x may be a dict of arrays).
-  Keras's own pipeline runs its gathers with tf.data autotuning, which on
-  CPUs competes with the training step for the cores: a 5-block MAF on
-  NumPy arrays took 10-20 % longer per step than on this pipeline (2 cores,
-  `bench/user_path.py`).  The arrays enter as one `from_tensors` element,
+  Keras builds its own pipeline inside `fit`, where `without_cpu_autotuning`
+  cannot reach it; its autotuning competes with the training step for the
+  cores on CPUs: a 5-block MAF on NumPy arrays took 10-20 % longer per step
+  than on this pipeline with autotuning off (2 cores, docs/performance.md).  The arrays enter as one `from_tensors` element,
   not as constants of the gather function, so large arrays stay out of the
   graph.
   """
@@ -370,7 +370,6 @@ def array_dataset(x, y=None, sample_weight=None, batch_size=32, shuffle=True):
   dataset = tf.data.Dataset.zip((batch_rows, arrays)).map(
       lambda rows, arrays: tf.nest.map_structure(lambda a: tf.gather(a, rows), arrays))
   options = tf.data.Options()
-  options.autotune.enabled = False
   options.experimental_optimization.apply_default_optimizations = False
   options.experimental_external_state_policy = (
       tf.data.experimental.ExternalStatePolicy.IGNORE)
