@@ -216,7 +216,7 @@ def test_config_records_the_file_and_its_flags(tmp_path):
 
 @pytest.mark.e2e
 def test_the_readmes_own_data_commands_run(tmp_path, monkeypatch):
-  """The README's one-line CSV and its first `--data` command (a few steps here)."""
+  """The README's one-line CSV and its first `--data` command (a few steps of a small flow)."""
   readme = (pathlib.Path(__file__).resolve().parents[1] / "README.md").read_text()
   commands = [line.strip() for block in re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
               for line in block.splitlines() if "wine" in line]
@@ -226,6 +226,7 @@ def test_the_readmes_own_data_commands_run(tmp_path, monkeypatch):
   words = shlex.split(first_fit.split("#")[0])
   assert words[:2] == ["python", "train/fit.py"]
   metrics = fit.main(words[2:] + ["--steps", "5", "--num-samples", "200", "--verbose", "0",
+                                  "--num-blocks", "2", "--hidden-units", "16",
                                   "--out", str(tmp_path / "run")])
   assert metrics["conditional"] and metrics["config"]["event_size"] == 13
   assert [os.path.basename(path) for path in metrics["figures"]] == ["corner.png",

@@ -118,6 +118,24 @@ def test_eager_graph_and_xla_log_prob_agree():
 
 
 
+def test_compile_defaults_to_the_setting_measured_faster_on_cpus():
+  # compile()'s jit_compile="auto" picks XLA up to CPU_XLA_MAX_EVENT_SIZE and a
+  # plain graph above it on a machine without GPUs; an explicit choice and
+  # run_eagerly are kept.
+  if tf.config.list_logical_devices("GPU"):
+    pytest.skip("the CPU default; with GPUs Keras's own choice applies")
+  small = LDUFlow(CPU_XLA_MAX_EVENT_SIZE, num_blocks=1, num_d_scales=1, hidden_units=(4,))
+  big = LDUFlow(CPU_XLA_MAX_EVENT_SIZE + 1, num_blocks=1, num_d_scales=1, hidden_units=(4,))
+  small.compile(keras.optimizers.Adam())
+  big.compile(keras.optimizers.Adam())
+  assert small.prefers_xla_on_cpu() and small.jit_compile is True
+  assert not big.prefers_xla_on_cpu() and big.jit_compile is False
+  small.compile(keras.optimizers.Adam(), jit_compile=False)
+  assert small.jit_compile is False
+  small.compile(keras.optimizers.Adam(), run_eagerly=True)
+  assert small.jit_compile is False and small.run_eagerly
+
+
 def test_compile_warns_once_when_xla_is_slower_on_this_cpu(monkeypatch):
   # An explicit jit_compile=True is kept, with one warning per class and
   # process where the plain graph was measured faster on CPUs.

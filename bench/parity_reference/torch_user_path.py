@@ -5,7 +5,8 @@
 Run by `bench/user_path.py` with a separate interpreter that has torch,
 numpy and zuko (never the library's environment).  JOB.json keys: family
 ("ldu": the authors' `LDUFlow` through `torch_runner.build_model`, imported
-from `reference_dir`; "maf", "nsf": zuko's `MAF` / `NSF`), config (as
+from `reference_dir`; "maf", "nsf", "nsf-coupling": zuko's `MAF` / `NSF` /
+`NSF(passes=2)`), config (as
 `bench/user_path.py`'s `FAMILIES`), data_dir (train.npy `[N, D]`, val.npy),
 batch_size, chunk, steps, seed, threads, result_path.
 
@@ -47,6 +48,8 @@ def build(job):
     flow = zuko.flows.MAF(**common)
   elif family == "nsf":
     flow = zuko.flows.NSF(bins=config["num_bins"], **common)
+  elif family == "nsf-coupling":  # zuko's coupling form: two passes, alternating halves.
+    flow = zuko.flows.NSF(bins=config["num_bins"], passes=2, **common)
   else:
     raise ValueError(f"torch_user_path: unknown family {family!r}.")
   return flow, lambda x: flow().log_prob(x)

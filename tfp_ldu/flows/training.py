@@ -73,19 +73,44 @@ class FlowTraining:
   replica_jit_compile = False
 
   # The largest event size D at which XLA trained this family faster than a
-  # plain graph on CPUs (`bench/user_path.py`); None: XLA was not slower.
-  # Above it, `compile(jit_compile=True)` on a machine without GPUs warns once.
+  # plain graph on CPUs (`bench/user_path.py`, docs/performance.md): up to it,
+  # `compile()`'s default picks XLA on a machine without GPUs; above it, an
+  # explicit `compile(jit_compile=True)` there warns once.  None: Keras's CPU
+  # default (a plain graph), and no warning.
   cpu_xla_max_event_size = None
 
   def compile(self, *args, jit_compile="auto", **kwargs):
-    """`keras.Model.compile`; see `cpu_xla_max_event_size` for the one warning it adds.
+    """`keras.Model.compile`, with the measured CPU default for `jit_compile="auto"`.
 
-    `jit_compile="auto"` is Keras's default: a plain graph on CPU-only
-    machines, XLA with GPUs.  An explicit `jit_compile=True` is kept as asked.
+    `jit_compile="auto"` (Keras's default) is Keras's choice (XLA with GPUs,
+    a plain graph on CPUs) except on a machine without GPUs, one replica and
+    `run_eagerly=False`, where this flow compiles with XLA if its event size
+    is at most `cpu_xla_max_event_size` (`prefers_xla_on_cpu`).  An explicit
+    `jit_compile=True` or `False` is kept as asked; True above that size
+    warns once per flow class.
     """
+    if jit_compile == "auto" and not kwargs.get("run_eagerly") and self.prefers_xla_on_cpu():
+      jit_compile = True
+    elif jit_compile is True:
+      self._warn_if_xla_is_slower()
     super().compile(*args, jit_compile=jit_compile, **kwargs)
+
+  def prefers_xla_on_cpu(self):
+    """True if XLA trained this flow faster than a plain graph here: no GPU, one replica.
+
+    The answer of `cpu_xla_max_event_size` for this flow's event size, on a
+    machine without GPUs and outside a strategy of several replicas (where
+    per-replica XLA ran at about half the plain graph's speed on CPUs);
+    False elsewhere, which leaves `jit_compile="auto"` to Keras.
+    """
     limit = self.cpu_xla_max_event_size
-    if (jit_compile is True and limit is not None and self.event_size > limit
+    return (limit is not None and self.event_size <= limit
+            and self.distribute_strategy.num_replicas_in_sync == 1
+            and not tf.config.list_logical_devices("GPU"))
+
+  def _warn_if_xla_is_slower(self):
+    limit = self.cpu_xla_max_event_size
+    if (limit is not None and self.event_size > limit
         and type(self).__name__ not in _WARNED_SLOW_XLA
         and not tf.config.list_logical_devices("GPU")):
       _WARNED_SLOW_XLA.add(type(self).__name__)
@@ -93,7 +118,7 @@ class FlowTraining:
           f"{type(self).__name__}: jit_compile=True on a machine without GPUs.  On CPUs "
           f"the plain graph trained this flow faster above D = {limit} (here D = "
           f"{self.event_size}; docs/performance.md); leave jit_compile unset for it.  "
-          f"XLA stays on, as asked.", stacklevel=2)
+          f"XLA stays on, as asked.", stacklevel=3)
 
   @_without_autograph
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
