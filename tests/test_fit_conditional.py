@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from train import fit
+from train import reconstruct
 
 TINY = ["--num-blocks", "2", "--num-d-scales", "1", "--num-mixtures", "2",
         "--hidden-units", "32", "--batch-size", "128", "--num-samples", "200",
@@ -37,6 +38,11 @@ def test_rotating_moons_conditional_beats_the_marginal_and_exports(tmp_path):
   assert np.all(np.isfinite(log_prob)) and np.ptp(log_prob) > 1e-3
   with open(tmp_path / "conditional" / "config.json") as stream:
     assert json.load(stream)["conditional"] is True
+  # train/reconstruct.py rebuilds p(x | c) and inverts each test row under its context.
+  summary = reconstruct.main([str(tmp_path / "conditional"), "--max-iterations", "6",
+                              "--num-images", "32"])
+  assert summary["conditional"] and summary["num_images"] == 32
+  assert summary["mse_mean"][-1] < 1e-8 and summary["num_unconverged"][-1] == 0
 
 
 @pytest.mark.e2e

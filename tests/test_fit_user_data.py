@@ -22,9 +22,12 @@ import keras
 import models
 import train
 from train import fit
+from train import reconstruct
 from train.build import data_info
 from train.hyperparameters import default_hyperparameters
+from train.datasets import load_run_data
 from train.datasets import load_user_data
+from train.datasets import user_data_options
 from train.datasets.user_data import split_indices
 
 TINY = ["--model", "maf", "--num-blocks", "2", "--hidden-units", "32", "--num-samples",
@@ -212,6 +215,21 @@ def test_config_records_the_file_and_its_flags(tmp_path):
   assert config["data"] == str(path) and config["dataset"] == "table"
   assert config["data_flags"]["columns"] == ["mass", "level"]
   assert config["hyperparameters"]["batch_size"] == 16  # A small table's batch: 48 rows / 4, rounded to a power of 2.
+  # The analysis tools read the run's own splits back from config.json.
+  again = load_run_data(config)
+  splits = load_user_data(str(path), columns=["mass", "level"])
+  for name in ("train", "val", "test"):
+    np.testing.assert_array_equal(getattr(again, name), getattr(splits, name))
+  summary = reconstruct.main([str(out), "--max-iterations", "1"])
+  assert summary["num_images"] == len(splits.test) and not summary["conditional"]
+
+
+def test_load_run_data_names_what_it_cannot_bring_back():
+  with pytest.raises(ValueError, match="passed in memory"):
+    load_run_data({"dataset": "table", "data": "frame", "data_in_memory": True, "seed": 0})
+  options = user_data_options({"columns": ["a"], "bounded_columns": {"a": [0.0, None]},
+                               "drop_nonfinite": None, "val_fraction": 0.2})
+  assert options == {"columns": ["a"], "bounds": {"a": (0.0, None)}, "val_fraction": 0.2}
 
 
 @pytest.mark.e2e

@@ -130,3 +130,16 @@ def test_the_one_hot_spline_equals_tfps_rational_quadratic_spline():
   for method in ("forward_log_det_jacobian", "inverse_log_det_jacobian"):
     np.testing.assert_allclose(getattr(ours, method)(x, event_ndims=0),
                                getattr(theirs, method)(x, event_ndims=0), rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("flow, xla", [(NSF(3, num_blocks=1, hidden_units=(4,)), True),
+                                       (NSF(3, num_blocks=1, hidden_units=(4,), coupling=True),
+                                        True),
+                                       (MAF(3, num_blocks=1, hidden_units=(4,)), False)],
+                         ids=["nsf", "nsf_coupling", "maf"])
+def test_compile_default_is_the_setting_measured_faster_on_cpus(flow, xla):
+  # bench/user_path.py: XLA for NSF at every D, a plain graph for MAF.
+  if tf.config.list_logical_devices("GPU"):
+    pytest.skip("the CPU default; with GPUs Keras's own choice applies")
+  flow.compile(keras.optimizers.Adam())
+  assert flow.jit_compile is xla and flow.prefers_xla_on_cpu() is xla

@@ -142,3 +142,28 @@ def test_sinusoidal_matmul_form_matches_the_elementwise_form():
                                np.broadcast_to(log_det, (2, 5)), rtol=1e-12, atol=1e-12)
   # A single event (rank 1) keeps its shape.
   np.testing.assert_allclose(unbatched.inverse(x[0, 0]), z[0, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_sinusoidal_above_the_block_diagonal_size_runs_element_wise(monkeypatch):
+  """Block-diagonal matrices hold D^2 K entries: above `BLOCK_DIAGONAL_MAX_EVENT_SIZE`
+  unbatched parameters take the element-wise sums (no MatMul), with the same values."""
+  from tfp_ldu.bijectors import sinusoidal
+  rng = np.random.default_rng(5)
+  d, k = 3, 2
+  a, b = rng.uniform(0.2, 3.0, (d, k)), rng.normal(size=(d, k))
+  w, c, r = rng.dirichlet(np.ones(k), size=d), rng.normal(size=d), rng.uniform(-0.9, 0.9, d)
+  x = rng.normal(size=(4, d))
+  bijector = Sinusoidal(a, b, w, c, r)
+
+  def run():
+    fn = tf.function(lambda t: (bijector.inverse(t),
+                                bijector.inverse_log_det_jacobian(t, event_ndims=1)))
+    ops = {op.type for op in fn.get_concrete_function(tf.constant(x)).graph.get_operations()}
+    return [v.numpy() for v in fn(tf.constant(x))], "MatMul" in ops
+
+  matmul_values, used_matmul = run()
+  monkeypatch.setattr(sinusoidal, "BLOCK_DIAGONAL_MAX_EVENT_SIZE", d - 1)
+  elementwise_values, used_matmul_above = run()
+  assert used_matmul and not used_matmul_above
+  for ours, theirs in zip(elementwise_values, matmul_values):
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)

@@ -302,6 +302,11 @@ _TABLE_FLAGS = ("columns", "context_columns", "split_column", "discrete_columns"
                 "continuous_columns", "bounded_columns", "drop_nonfinite")
 
 
+def _data_flags(args):
+  """`{flag: value}` of `--data`'s table flags (`datasets.USER_DATA_FLAGS`)."""
+  return {flag: getattr(args, flag) for flag in datasets.USER_DATA_FLAGS}
+
+
 def _check_data_flags(args, parser, in_memory=False):
   """`--data` or `--dataset` (default moons); sets `args.dataset` to the kind of user data.
 
@@ -450,11 +455,7 @@ def _load_data(args, prog):
     if args.data is not None:
       data = datasets.load_user_data(
           args.frame if args.frame is not None else args.data, name=_data_name(args),
-          columns=args.columns, context_columns=args.context_columns,
-          split_column=args.split_column, val_fraction=args.val_fraction,
-          test_fraction=args.test_fraction, seed=args.seed,
-          discrete_columns=args.discrete_columns, continuous_columns=args.continuous_columns,
-          drop_nonfinite=args.drop_nonfinite, bounds=args.bounded_columns)
+          seed=args.seed, **datasets.user_data_options(_data_flags(args)))
       print("\n".join(data.notes))
       return data
     if args.download:
@@ -480,8 +481,8 @@ def _run_config(args, data, hyperparameters, schedule, strategy):
               eval_batch_size=args.eval_batch_size, num_samples=args.num_samples,
               data_dir=args.data_dir, explicit_architecture=list(_explicit_architecture(args)),
               conditional=bool(args.conditional), command=getattr(args, "command", None),
-              data_flags=(json.loads(json.dumps({flag: getattr(args, flag) for flag in (
-                  *_TABLE_FLAGS, "val_fraction", "test_fraction")})) if args.data else None),
+              data_flags=json.loads(json.dumps(_data_flags(args))) if args.data else None,
+              data_in_memory=args.frame is not None,
               context_shape=list(data.context_shape) if args.conditional else [],
               event_size=data.n_dims, num_train=len(data.train), num_val=len(data.val),
               num_test=len(data.test))
@@ -803,7 +804,12 @@ def _evaluate(args, data, model, log_prob, checkpoint, outcome, config, out):
                                    seed=args.seed)
   elif data.n_dims == 2:
     figures = [os.path.join(out, "density.png"), os.path.join(out, "samples.png")]
-    plots.plot_density(log_prob, data.test, figures[0])
+    # The heat-map is the density of continuous points: with a dequantiser
+    # (whole-number columns) that of the dequantised y, not the bound of
+    # `log_prob`, which takes whole numbers only.
+    density = log_prob if model.dequantizer is None else (
+        lambda grid: model.log_prob(grid).numpy())
+    plots.plot_density(density, data.test, figures[0])
     plots.plot_samples(sampling["samples"], data.test, figures[1])
   else:
     figures = _table_figures(args, data, np.asarray(sampling["samples"]), out)

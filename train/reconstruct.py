@@ -2,8 +2,10 @@
 
     python train/reconstruct.py runs/digits-ldu [--max-iterations 100] [--num-images 128]
 
-For `--num-images` test images x of the run's dataset (dequantised as in
-training, y = (x + u) / L for images), the flow maps y to its latent
+For `--num-images` test images x of the run's data (its `--dataset`, or its
+`--data` file with the same flags and splits; dequantised as in training,
+y = (x + u) / L for images; a conditional run's rows under their own
+contexts, as `train/fit.py` evaluates p(x | c)), the flow maps y to its latent
 z = T(y) in closed form and inverts it again with every numeric solve
 stopped after k iterations (`FlowModel.reconstruct`: the opt-in truncated
 inverse, which returns the last iterate; the default inverse stays strict).
@@ -81,14 +83,15 @@ def load_trained_model(run_dir, data):
                       augment_dims=config.get("augment_dims", 0),
                       num_importance_samples=config.get("importance_samples") or 100,
                       model_flags=config.get("model_flags"),
-                      preset=config.get("preset", "quick"))
+                      preset=config.get("preset", "quick"),
+                      conditional=bool(config.get("conditional")))
   checkpoint = TrainingCheckpoint(os.path.join(run_dir, "checkpoints"), config["patience"])
   checkpoint.read_state()
   checkpoint.restore_best(model)
   return model, config
 
 
-def reconstruction_errors(model, y, max_iterations, verbose=1):
+def reconstruction_errors(model, y, max_iterations, verbose=1, context=None):
   """Per-image MSE of the k-iteration reconstruction, for k = 1 .. max_iterations.
 
   Args:
@@ -96,6 +99,7 @@ def reconstruction_errors(model, y, max_iterations, verbose=1):
     y: `[N, *event_shape]` continuous inputs (what `model.log_prob` takes).
     max_iterations: largest k.
     verbose: show a progress bar.
+    context: a conditional model's raw contexts `[N, *context_shape]`.
 
   Returns:
     dict with `iterations` [K], `mse` [K, N], `latent_residual` [K] (max over
@@ -109,7 +113,7 @@ def reconstruction_errors(model, y, max_iterations, verbose=1):
   progress = (keras.utils.Progbar(len(ks), unit_name="k", stateful_metrics=["mean MSE"])
               if verbose else None)
   for k in ks:
-    result = model.reconstruct(y, int(k))
+    result = model.reconstruct(y, int(k), context=context)
     x_k = result["reconstructions"].numpy()
     mse.append(np.mean((x_k - y) ** 2, axis=axes))
     residual.append(float(np.max(result["latent_residual"])))
@@ -148,8 +152,7 @@ def main(argv=None):
   with open(config_path) as stream:
     config = json.load(stream)
   try:
-    data = datasets.load_dataset(config["dataset"],
-                                 data_dir=args.data_dir or config.get("data_dir"))
+    data = datasets.load_run_data(config, data_dir=args.data_dir)
   except (OSError, ValueError) as error:
     raise SystemExit(f"reconstruct: error: {error}") from error
   out = args.out or args.run_dir
@@ -159,13 +162,15 @@ def main(argv=None):
   except FileNotFoundError as error:
     raise SystemExit(f"reconstruct: error: {error}") from error
   rows = data.test[:args.num_images]
+  # p(x | c): each test row is reconstructed under its own context.
+  context = data.contexts["test"][:args.num_images] if config.get("conditional") else None
   is_image = len(model.event_shape) == 3  # An image model: also show the reconstructions.
   y = rows
-  if model.dequantizer is not None:  # Dequantised by the model's own q(y | x), as in training.
+  if model.dequantizer is not None:  # Dequantised by the model's own q(y | x[, c]), as in training.
     model.dequantizer.seed_generator.state.assign([args.seed, 0])  # `--seed`'s noise.
     levels = rows.reshape((len(rows),) + tuple(model.event_shape))
-    y = model.dequantizer(levels.astype(model.compute_dtype), training=False)[0].numpy()
-  result = reconstruction_errors(model, y, args.max_iterations)
+    y = model.dequantize(levels.astype(model.compute_dtype), context, training=False)[0].numpy()
+  result = reconstruction_errors(model, y, args.max_iterations, context=context)
   mse = result["mse"]
   figures = [os.path.join(out, "reconstruction_error.png")]
   plot_errors(result["iterations"], mse, figures[0],
@@ -179,6 +184,7 @@ def main(argv=None):
                     title="originals (top), then k = " + ", ".join(map(str, shown)))
   summary = dict(
       run_dir=args.run_dir, dataset=config["dataset"], model=config["model"],
+      conditional=bool(config.get("conditional")),
       num_images=len(rows), iterations=result["iterations"].tolist(),
       mse_mean=np.mean(mse, axis=1).tolist(), mse_std=np.std(mse, axis=1).tolist(),
       mse_median=np.median(mse, axis=1).tolist(), mse_max=np.max(mse, axis=1).tolist(),

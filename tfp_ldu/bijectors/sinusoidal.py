@@ -11,6 +11,14 @@ from tfp_ldu.bijectors import shape_checks
 from tfp_ldu.bijectors.numeric_inverse_bijector import NumericInverseBijector
 from tfp_ldu.solvers import invert_by_fixed_point, invert_by_newton
 
+# Up to this many dimensions the sums over the K components run as matrix
+# products with block-diagonal `[D, DK]` matrices (`Sinusoidal._weighted_sums`),
+# whose cost grows as D^2 K: above it, as the element-wise chain (O(D K)).
+# One D-scale's value, log-det and gradients, batch 128, K = 4, 2 cores, ms,
+# block-diagonal / element-wise: D = 64 1.0 / 0.75, 128 2.6 / 1.5, 256 10.4 /
+# 3.6, 784 81.5 / 8.3 (docs/performance.md).
+BLOCK_DIAGONAL_MAX_EVENT_SIZE = 64
+
 __all__ = ["Sinusoidal"]
 
 
@@ -143,7 +151,9 @@ class Sinusoidal(NumericInverseBijector):
     the phases and the sums over k are matrix products with block-diagonal
     `[D, DK]` and `[DK, D]` matrices, 2u = y E + 2b and sums = f(2u) Q:
     three vectorised kernels instead of a chain of `[..., D, K]` element-wise
-    ops (faster on CPUs; docs/performance.md).  The shifts b may carry batch
+    ops (faster on CPUs for large batches at small D; docs/performance.md),
+    up to D = `BLOCK_DIAGONAL_MAX_EVENT_SIZE`: the matrices hold D^2 K
+    entries, so above it the element-wise chain runs.  The shifts b may carry batch
     axes (a conditional D-scale's per-context phases): then 2b is added to
     y E by broadcasting.
     """
@@ -151,7 +161,7 @@ class Sinusoidal(NumericInverseBijector):
     a, b, w = self._in_scale, self._in_shift, self._mix_weights
     d, k = self._event_and_components
     if (any(t.shape.rank != 2 for t in (a, w)) or d is None or k is None
-        or y.shape.rank is None):
+        or y.shape.rank is None or d > BLOCK_DIAGONAL_MAX_EVENT_SIZE):
       v = 2. * self._phases(y)
       return (tf.reduce_sum(w * tf.sin(v) / (2. * a), axis=-1) if sines else None,
               tf.reduce_sum(w * tf.cos(v), axis=-1) if cosines else None)

@@ -12,9 +12,11 @@ __all__ = ["LDUFlow"]
 
 
 # Without a GPU, the LDU flow with MADE shifts on more than this many
-# dimensions trains faster as a plain graph than under XLA (43-D: 43 against
-# 65 ms a step; bench/throughput.py, docs/performance.md).
-CPU_XLA_MAX_EVENT_SIZE = 24
+# dimensions trains faster as a plain graph than under XLA, XLA's compile
+# time included (`bench/user_path.py`, 1,500 steps: XLA 1.37x faster at D = 8,
+# the plain graph 1.07-1.19x at D = 16 and faster at every larger D;
+# docs/performance.md).  `compile()` picks XLA up to it.
+CPU_XLA_MAX_EVENT_SIZE = 12
 
 @keras.saving.register_keras_serializable(package="tfp_ldu")
 class LDUFlow(FlowModel):
@@ -74,7 +76,7 @@ class LDUFlow(FlowModel):
       raise ValueError(f'LDUFlow: conditioner="pixelcnn" needs an image event_shape '
                        f"(H, W, C); got {self.event_shape}.")
     self.conditioner = conditioner
-    self.cpu_xla_max_event_size = CPU_XLA_MAX_EVENT_SIZE if conditioner == "made" else None
+    self.cpu_xla_event_sizes = (1, CPU_XLA_MAX_EVENT_SIZE) if conditioner == "made" else None
     self.filters = int(filters)
     self.num_residual_blocks = int(num_residual_blocks)
     image_shape = self.event_shape if conditioner == "pixelcnn" else None

@@ -79,7 +79,7 @@ class NSF(FlowModel):
   # XLA trained NSF faster than a plain graph on CPUs at every D measured
   # (`bench/user_path.py`: 1.25-1.8x the wall time to 1,500 steps, its
   # longer compile included), so `compile()` picks it without GPUs too.
-  cpu_xla_max_event_size = math.inf
+  cpu_xla_event_sizes = (1, math.inf)
 
   def __init__(self, event_shape, num_blocks=5, hidden_units=(256, 256), dropout=0.0,
                num_bins=8, bound=3.0, soft_clip=True, coupling=False, **kwargs):

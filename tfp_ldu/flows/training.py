@@ -15,6 +15,7 @@ placed before `keras.Model`): the loss, the step, and `fit` / `evaluate`.
   `fit` then raises `NonFiniteLossError` naming the batch, with the weights
   as they were before that step.
 """
+import math
 import warnings
 
 import keras
@@ -72,12 +73,13 @@ class FlowTraining:
   # each replica's loss and gradients are then one XLA function.
   replica_jit_compile = False
 
-  # The largest event size D at which XLA trained this family faster than a
-  # plain graph on CPUs (`bench/user_path.py`, docs/performance.md): up to it,
-  # `compile()`'s default picks XLA on a machine without GPUs; above it, an
-  # explicit `compile(jit_compile=True)` there warns once.  None: Keras's CPU
-  # default (a plain graph), and no warning.
-  cpu_xla_max_event_size = None
+  # The event sizes D at which XLA trained this family faster than a plain
+  # graph on CPUs, its compile time included (`bench/user_path.py`,
+  # docs/performance.md): `(low, high)`, both included (`math.inf`: no upper
+  # end).  In it, `compile()`'s default picks XLA on a machine without GPUs;
+  # outside it, an explicit `compile(jit_compile=True)` there warns once.
+  # None: Keras's CPU default (a plain graph), and no warning.
+  cpu_xla_event_sizes = None
 
   def compile(self, *args, jit_compile="auto", **kwargs):
     """`keras.Model.compile`, with the measured CPU default for `jit_compile="auto"`.
@@ -85,8 +87,8 @@ class FlowTraining:
     `jit_compile="auto"` (Keras's default) is Keras's choice (XLA with GPUs,
     a plain graph on CPUs) except on a machine without GPUs, one replica and
     `run_eagerly=False`, where this flow compiles with XLA if its event size
-    is at most `cpu_xla_max_event_size` (`prefers_xla_on_cpu`).  An explicit
-    `jit_compile=True` or `False` is kept as asked; True above that size
+    is in `cpu_xla_event_sizes` (`prefers_xla_on_cpu`).  An explicit
+    `jit_compile=True` or `False` is kept as asked; True outside those sizes
     warns once per flow class.
     """
     if jit_compile == "auto" and not kwargs.get("run_eagerly") and self.prefers_xla_on_cpu():
@@ -98,27 +100,34 @@ class FlowTraining:
   def prefers_xla_on_cpu(self):
     """True if XLA trained this flow faster than a plain graph here: no GPU, one replica.
 
-    The answer of `cpu_xla_max_event_size` for this flow's event size, on a
-    machine without GPUs and outside a strategy of several replicas (where
+    Whether this flow's event size is in `cpu_xla_event_sizes`, on a machine
+    without GPUs and outside a strategy of several replicas (where
     per-replica XLA ran at about half the plain graph's speed on CPUs);
     False elsewhere, which leaves `jit_compile="auto"` to Keras.
     """
-    limit = self.cpu_xla_max_event_size
-    return (limit is not None and self.event_size <= limit
+    return (self._xla_measured_faster() is True
             and self.distribute_strategy.num_replicas_in_sync == 1
             and not tf.config.list_logical_devices("GPU"))
 
+  def _xla_measured_faster(self):
+    """True or False per `cpu_xla_event_sizes`; None where nothing was measured."""
+    if self.cpu_xla_event_sizes is None:
+      return None
+    low, high = self.cpu_xla_event_sizes
+    return low <= self.event_size <= high
+
   def _warn_if_xla_is_slower(self):
-    limit = self.cpu_xla_max_event_size
-    if (limit is not None and self.event_size > limit
+    if (self._xla_measured_faster() is False
         and type(self).__name__ not in _WARNED_SLOW_XLA
         and not tf.config.list_logical_devices("GPU")):
       _WARNED_SLOW_XLA.add(type(self).__name__)
+      low, high = self.cpu_xla_event_sizes
+      sizes = f"D >= {low}" if high == math.inf else f"{low} <= D <= {high}"
       warnings.warn(
           f"{type(self).__name__}: jit_compile=True on a machine without GPUs.  On CPUs "
-          f"the plain graph trained this flow faster above D = {limit} (here D = "
-          f"{self.event_size}; docs/performance.md); leave jit_compile unset for it.  "
-          f"XLA stays on, as asked.", stacklevel=3)
+          f"XLA trained this flow faster only at {sizes} (here D = {self.event_size}; "
+          f"docs/performance.md), and the plain graph elsewhere; leave jit_compile unset "
+          f"for it.  XLA stays on, as asked.", stacklevel=3)
 
   @_without_autograph
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):

@@ -34,3 +34,6 @@ from train.datasets.registry import load_dataset
 from train.datasets.tabular_data import TabularData
 from train.datasets.user_data import load_user_data
 from train.datasets.user_data import user_data_name
+from train.datasets.run_data import USER_DATA_FLAGS
+from train.datasets.run_data import load_run_data
+from train.datasets.run_data import user_data_options
