@@ -16,6 +16,21 @@ def _seed():
   yield
 
 
+@pytest.fixture(autouse=True)
+def _plain_graph_by_default(request, monkeypatch):
+  """`compile()` without `jit_compile` gives a plain graph here, as Keras's CPU default.
+
+  The library's own default picks XLA on CPUs for NSF and small LDU flows
+  (`FlowTraining.cpu_xla_event_sizes`), measured at real sizes; on the
+  tests' tiny models XLA's compile time is all it adds (a 3-D conditional
+  LDU fit: 13 s -> 38 s).  Tests of that default are marked
+  `cpu_xla_default`; XLA training is tested by explicit `jit_compile=True`.
+  """
+  if request.node.get_closest_marker("cpu_xla_default") is None:
+    from tfp_ldu.flows.training import FlowTraining  # pylint: disable=import-outside-toplevel
+    monkeypatch.setattr(FlowTraining, "prefers_xla_on_cpu", lambda self: False)
+
+
 # The two tiers.  `-m "not slow"` is the fast tier for everyday work; CI runs
 # everything.  `slow` is every `e2e` test (train/fit.py runs, subprocesses,
 # several workers) plus the in-process tests listed in tests/slow_tests.txt:

@@ -268,9 +268,10 @@ def test_xla_default_follows_the_specs_cpu_crossover():
     pytest.skip("the CPU default")
   strategy = tf.distribute.get_strategy()
   gas, miniboone = (models.DataInfo("t", "gas", (d,)) for d in (8, 43))
-  ldu, maf = models.spec_for("ldu"), models.spec_for("maf")
+  ldu, maf, nsf = (models.spec_for(name) for name in ("ldu", "maf", "nsf"))
   assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(gas)) is True
   assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(miniboone)) is False
-  assert fit._use_xla(None, strategy, maf.prefers_xla_on_cpu(miniboone)) is True
+  assert fit._use_xla(None, strategy, maf.prefers_xla_on_cpu(gas)) is False
+  assert fit._use_xla(None, strategy, nsf.prefers_xla_on_cpu(miniboone)) is True
   assert fit._use_xla(True, strategy, False) is True  # --jit wins.
   assert fit._use_xla(False, strategy, True) is False

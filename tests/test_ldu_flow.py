@@ -118,6 +118,7 @@ def test_eager_graph_and_xla_log_prob_agree():
 
 
 
+@pytest.mark.cpu_xla_default
 def test_compile_defaults_to_the_setting_measured_faster_on_cpus():
   # compile()'s jit_compile="auto" picks XLA up to CPU_XLA_MAX_EVENT_SIZE and a
   # plain graph above it on a machine without GPUs; an explicit choice and

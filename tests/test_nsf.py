@@ -132,6 +132,7 @@ def test_the_one_hot_spline_equals_tfps_rational_quadratic_spline():
                                getattr(theirs, method)(x, event_ndims=0), rtol=0, atol=1e-10)
 
 
+@pytest.mark.cpu_xla_default
 @pytest.mark.parametrize("flow, xla", [(NSF(3, num_blocks=1, hidden_units=(4,)), True),
                                        (NSF(3, num_blocks=1, hidden_units=(4,), coupling=True),
                                         True),

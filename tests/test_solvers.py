@@ -167,3 +167,12 @@ def test_sinusoidal_above_the_block_diagonal_size_runs_element_wise(monkeypatch)
   assert used_matmul and not used_matmul_above
   for ours, theirs in zip(elementwise_values, matmul_values):
     np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_the_sinusoidal_kernel_benchmark_times_both_kernels_and_restores_the_limit():
+  from bench import sinusoidal_kernels
+  from tfp_ldu.bijectors import sinusoidal
+  limit = sinusoidal.BLOCK_DIAGONAL_MAX_EVENT_SIZE
+  times = sinusoidal_kernels.time_kernels(3, batch=4, k=2)
+  assert set(times) == {"block_diagonal", "element_wise"} and min(times.values()) > 0
+  assert sinusoidal.BLOCK_DIAGONAL_MAX_EVENT_SIZE == limit
