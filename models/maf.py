@@ -8,8 +8,8 @@ from models.spec import Flag
 from models.spec import FlowSpec
 from models.spec import Option
 from models.spec import Variant
-from models.spec import never
 from tfp_ldu.flows import MAF
+from tfp_ldu.flows.maf import CPU_XLA_MIN_EVENT_SIZE
 
 
 def _check(explicit, flag_values):
@@ -29,10 +29,8 @@ SPEC = FlowSpec(
                      num_mixtures=Option("num_components",
                                          "components of the MADE-MoG base (--base mog)")),
         table_options=("hidden_units", "dropout"),
-        # bench/user_path.py: XLA's faster steps (D <= 21) do not repay its
-        # 2-3 s of extra compiling within 1,500 steps, and at 64-D its steps
-        # are slower; so MAF leaves the library's cpu_xla_max_event_size at None.
-        xla_on_cpu=never),
+        # As the library's compile() default (`MAF.cpu_xla_event_sizes`).
+        xla_on_cpu=lambda event_size: event_size >= CPU_XLA_MIN_EVENT_SIZE),
     flags=(
         Flag("batch_norm", ("--batch-norm",),
              dict(action="store_true", default=None,

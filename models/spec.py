@@ -35,7 +35,7 @@ from tfp_ldu.layers import Standardization
 from tfp_ldu.layers import UniformDequantizer
 
 __all__ = ["ARCHITECTURE_OPTIONS", "ColumnUnits", "DataInfo", "Option", "Flag", "Variant", "FlowSpec",
-           "uniform_dequantization", "uniform_dequantization_and_logit", "always", "never",
+           "uniform_dequantization", "uniform_dequantization_and_logit", "always",
            "flag_names", "QUICK_IMAGE_TRAINING"]
 
 # The architecture columns of the paper's table (`train.hyperparameters.Hyperparameters`),
@@ -171,12 +171,6 @@ def always(event_size):
   """XLA pays at every size."""
   del event_size
   return True
-
-
-def never(event_size):
-  """The plain graph is faster at every size (or as fast, without XLA's compile time)."""
-  del event_size
-  return False
 
 
 @dataclasses.dataclass(frozen=True)

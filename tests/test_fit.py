@@ -272,6 +272,8 @@ def test_xla_default_follows_the_specs_cpu_crossover():
   assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(gas)) is True
   assert fit._use_xla(None, strategy, ldu.prefers_xla_on_cpu(miniboone)) is False
   assert fit._use_xla(None, strategy, maf.prefers_xla_on_cpu(gas)) is False
+  mnist = models.DataInfo("t", "mnist", (784,))
+  assert fit._use_xla(None, strategy, maf.prefers_xla_on_cpu(mnist)) is True
   assert fit._use_xla(None, strategy, nsf.prefers_xla_on_cpu(miniboone)) is True
   assert fit._use_xla(True, strategy, False) is True  # --jit wins.
   assert fit._use_xla(False, strategy, True) is False

@@ -136,10 +136,11 @@ def test_the_one_hot_spline_equals_tfps_rational_quadratic_spline():
 @pytest.mark.parametrize("flow, xla", [(NSF(3, num_blocks=1, hidden_units=(4,)), True),
                                        (NSF(3, num_blocks=1, hidden_units=(4,), coupling=True),
                                         True),
-                                       (MAF(3, num_blocks=1, hidden_units=(4,)), False)],
-                         ids=["nsf", "nsf_coupling", "maf"])
+                                       (MAF(3, num_blocks=1, hidden_units=(4,)), False),
+                                       (MAF(256, num_blocks=1, hidden_units=(4,)), True)],
+                         ids=["nsf", "nsf_coupling", "maf", "maf_256"])
 def test_compile_default_is_the_setting_measured_faster_on_cpus(flow, xla):
-  # bench/user_path.py: XLA for NSF at every D, a plain graph for MAF.
+  # bench/user_path.py: XLA for NSF at every D; for MAF from D = 256 on.
   if tf.config.list_logical_devices("GPU"):
     pytest.skip("the CPU default; with GPUs Keras's own choice applies")
   flow.compile(keras.optimizers.Adam())
