@@ -15,8 +15,9 @@ from tfp_ldu.solvers import invert_by_fixed_point, invert_by_newton
 # products with block-diagonal `[D, DK]` matrices (`Sinusoidal._weighted_sums`),
 # whose cost grows as D^2 K: above it, as the element-wise chain (O(D K)).
 # One D-scale's value, log-det and gradients, batch 128, K = 4, 2 cores, ms,
-# block-diagonal / element-wise: D = 64 1.0 / 0.75, 128 2.6 / 1.5, 256 10.4 /
-# 3.6, 784 81.5 / 8.3 (docs/performance.md).
+# block-diagonal / element-wise: D = 8 0.37 / 0.45, 32 0.50 / 0.67, 64 1.14 /
+# 0.88, 128 2.3 / 2.1, 256 7.3 / 2.8, 784 39 / 4.5 (bench/sinusoidal_kernels.py,
+# docs/performance.md).
 BLOCK_DIAGONAL_MAX_EVENT_SIZE = 64
 
 __all__ = ["Sinusoidal"]
