@@ -53,9 +53,3 @@ def pytest_collection_modifyitems(config, items):
   for item in items:
     if item.get_closest_marker("e2e") or item.nodeid in listed:
       item.add_marker(pytest.mark.slow)
-  # Modules with end-to-end tests first (each module's tests kept together and
-  # in order): with pytest-xdist the longest tests then start early, and the
-  # many short ones fill the end, instead of one worker running a minute of
-  # multi-worker training after the other has finished.
-  e2e_modules = {item.module.__name__ for item in items if item.get_closest_marker("e2e")}
-  items.sort(key=lambda item: item.module.__name__ not in e2e_modules)
