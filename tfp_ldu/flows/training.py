@@ -125,9 +125,9 @@ class FlowTraining:
       sizes = f"D >= {low}" if high == math.inf else f"{low} <= D <= {high}"
       warnings.warn(
           f"{type(self).__name__}: jit_compile=True on a machine without GPUs.  On CPUs "
-          f"XLA trained this flow faster only at {sizes} (here D = {self.event_size}; "
-          f"docs/performance.md), and the plain graph elsewhere; leave jit_compile unset "
-          f"for it.  XLA stays on, as asked.", stacklevel=3)
+          f"XLA was measured faster than a plain graph for this flow only at {sizes} "
+          f"(here D = {self.event_size}; docs/performance.md); leave jit_compile unset "
+          f"for the measured choice.  XLA stays on, as asked.", stacklevel=3)
 
   @_without_autograph
   def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
