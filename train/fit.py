@@ -298,8 +298,10 @@ def parse_args(argv=None, parser=None, in_memory=False):
   return args
 
 
-_TABLE_FLAGS = ("columns", "context_columns", "split_column", "discrete_columns",
-                "continuous_columns", "bounded_columns", "drop_nonfinite")
+# `--data`'s table flags that only `--data` may take (the split fractions have
+# defaults, so every run has them).
+_TABLE_FLAGS = tuple(flag for flag in datasets.USER_DATA_FLAGS
+                     if flag not in ("val_fraction", "test_fraction"))
 
 
 def _data_flags(args):
