@@ -118,7 +118,8 @@ class FlowExport(tf.Module):
           tf.shape(x)[-1], event_size,
           message=f"log_prob: expected x of shape [N, {event_size}]")
       with tf.control_dependencies([check]):
-        x = tf.cast(x, model.compute_dtype)
+        # identity: a cast to x's own dtype returns x itself, without the dependency.
+        x = tf.identity(tf.cast(x, model.compute_dtype))
       return tf.cast(model.log_prob(x, context=model_context(context, tf.shape(x)[0])),
                      boundary)
 
