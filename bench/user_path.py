@@ -2,7 +2,8 @@
 
     python bench/user_path.py --torch-python $TORCH_ENV/bin/python \\
         --reference-dir $LDU_FLOW [--dims 8,21,43,64,784] [--families ldu,maf,nsf,nsf-coupling,flowpp] \\
-        [--modes default,plain,xla] [--steps 300] [--chunk 50] [--threads 2] [--out user-path-run]
+        [--modes default,plain,xla] [--steps 300] [--chunk 50] [--threads 2] [--out user-path-run] \\
+        [--batch-size 128] [--transforms 5]
 
 Set-up of the reference side (once; PyTorch never becomes a dependency of
 the library), as for `bench/throughput.py`, with zuko as well:
@@ -13,8 +14,8 @@ the library), as for `bench/throughput.py`, with zuko as well:
 What is timed.  Every run is a fresh process, so first-call costs (tracing,
 compiling, initialising) count as a user meets them.  The data are the same
 for both sides: `[N, D]` float32 rows of a correlated Gaussian (a fixed
-random mixing matrix; N = `--steps` x 128 training rows, 1,000 validation
-rows).  The library side does what the README shows:
+random mixing matrix; N = `--steps` x `--batch-size` training rows, 1,000
+validation rows).  The library side does what the README shows:
 
     flow = MAF(D, ...)                   # or LDUFlow, NSF, MixtureLogisticCouplingFlow
     flow.compile(keras.optimizers.Adam(1e-3))                      # mode "default"
@@ -22,6 +23,7 @@ rows).  The library side does what the README shows:
     flow.compile(keras.optimizers.Adam(1e-3), jit_compile=True)    # mode "xla"
     for chunk in range(steps // chunk_size):             # a notebook's loop
       flow.fit(x, batch_size=128, epochs=1, steps_per_epoch=chunk_size, verbose=0)
+                                                         # (--batch-size)
       flow.log_prob(x_val).numpy().mean()                # watch the validation
 
 and the reference side (`bench/parity_reference/torch_user_path.py`) the
@@ -30,8 +32,9 @@ same loop in PyTorch: the authors' LDU flow for "ldu", zuko's `MAF` / `NSF`
 `loss.item()` per step ("flowpp", Flow++'s mixture-of-logistics couplings
 for vectors, has no peer).  Architectures (`family_config`): LDU 12 blocks at
 D = 8 (the GAS shape) and 8 blocks otherwise, 4 D-scales, K = 4, MADE
-256-256; MAF and NSF 5 transforms of 256-256 (MADE, or the coupling
-networks), NSF with 8 bins; Flow++ 8 couplings of 64-64, K = 4 (its
+256-256; MAF and NSF `--transforms` (5) transforms of 256-256 (MADE, or the
+coupling networks), NSF with 8 bins (NSF's GAS shape of issue 22:
+`--dims 8 --families nsf --transforms 10 --batch-size 256`); Flow++ 8 couplings of 64-64, K = 4 (its
 defaults).  Both sides use `--threads` intra-op threads (torch
 `set_num_threads`, OMP/MKL_NUM_THREADS; TF intra-op threads; the torch
 subprocesses get OMP_WAIT_POLICY=PASSIVE, see `bench/throughput.py`).
@@ -70,7 +73,7 @@ if str(REPO_ROOT) not in sys.path:
 import numpy as np  # noqa: E402
 
 TORCH_USER_PATH = REPO_ROOT / "bench" / "parity_reference" / "torch_user_path.py"
-BATCH = 128
+DEFAULT_BATCH = 128
 NUM_VAL = 1000
 FAMILIES = ("ldu", "maf", "nsf", "nsf-coupling", "flowpp")
 MODES = ("default", "plain", "xla")
@@ -83,13 +86,17 @@ REFERENCE = ("ldu", "maf", "nsf", "nsf-coupling")
 BUDGET_STEPS = 1500
 
 
-def family_config(family, event_size):
-  """The architecture of `family` at D = `event_size`, shared by both sides."""
+def family_config(family, event_size, num_transforms=5):
+  """The architecture of `family` at D = `event_size`, shared by both sides.
+
+  `num_transforms` is the number of MAF and NSF transforms (`--transforms`).
+  """
   if family == "ldu":
     return dict(event_size=event_size, num_blocks=12 if event_size <= 8 else 8,
                 num_d_scales=4, num_mixtures=4, hidden_units=[256, 256])
   if family in ("maf", "nsf", "nsf-coupling"):
-    return dict(event_size=event_size, num_blocks=5, hidden_units=[256, 256], num_bins=8)
+    return dict(event_size=event_size, num_blocks=num_transforms, hidden_units=[256, 256],
+                num_bins=8)
   if family == "flowpp":
     return dict(event_size=event_size, num_blocks=8, hidden_units=[64, 64], num_mixtures=4)
   raise ValueError(f"user_path: unknown family {family!r}; choose from {FAMILIES}.")
@@ -110,6 +117,9 @@ def parse_args(argv=None):
   parser.add_argument("--chunk", type=int, default=50, help="steps per fit call")
   parser.add_argument("--threads", type=int, default=2)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH, help="rows per step")
+  parser.add_argument("--transforms", type=int, default=5,
+                      help="MAF and NSF transforms (the other families keep their sizes)")
   parser.add_argument("--out", default="user-path-run")
   parser.add_argument("--library-job", help=argparse.SUPPRESS)  # One library run (internal).
   args = parser.parse_args(argv)
@@ -130,12 +140,12 @@ def parse_args(argv=None):
   return args
 
 
-def make_data(event_size, steps, seed):
-  """(train `[steps * 128, D]`, val `[1000, D]`) float32 rows of a correlated Gaussian."""
+def make_data(event_size, steps, seed, batch_size=DEFAULT_BATCH):
+  """(train `[steps * batch_size, D]`, val `[1000, D]`) float32 rows of a correlated Gaussian."""
   rng = np.random.default_rng([seed, event_size])
   mixing = rng.normal(size=(event_size, event_size)) / np.sqrt(event_size)
   mixing += np.eye(event_size)
-  rows = rng.normal(size=(steps * BATCH + NUM_VAL, event_size)) @ mixing.T
+  rows = rng.normal(size=(steps * batch_size + NUM_VAL, event_size)) @ mixing.T
   rows = rows.astype(np.float32)
   return rows[:-NUM_VAL], rows[-NUM_VAL:]
 
@@ -179,7 +189,7 @@ def run_library_job(job):
   start = time.perf_counter()
   for _ in range(job["steps"] // chunk):
     tick = time.perf_counter()
-    flow.fit(train, batch_size=BATCH, epochs=1, steps_per_epoch=chunk, verbose=0,
+    flow.fit(train, batch_size=job["batch_size"], epochs=1, steps_per_epoch=chunk, verbose=0,
              callbacks=[FirstStep()])
     fit_times.append(time.perf_counter() - tick)
     tick = time.perf_counter()
@@ -285,12 +295,12 @@ def main(argv=None):
     for d in args.dims:
       data_dir = workdir / f"data{d}"
       data_dir.mkdir()
-      train, val = make_data(d, args.steps, args.seed)
+      train, val = make_data(d, args.steps, args.seed, args.batch_size)
       np.save(data_dir / "train.npy", train)
       np.save(data_dir / "val.npy", val)
       for family in args.families:
-        job = dict(family=family, config=family_config(family, d), data_dir=str(data_dir),
-                   batch_size=BATCH, chunk=args.chunk, steps=args.steps, seed=args.seed,
+        job = dict(family=family, config=family_config(family, d, args.transforms),
+                   data_dir=str(data_dir), batch_size=args.batch_size, chunk=args.chunk, steps=args.steps, seed=args.seed,
                    threads=args.threads, reference_dir=args.reference_dir)
         row = dict(D=d, family=family, library={}, reference=None)
         for mode in args.modes:
