@@ -1,5 +1,6 @@
 """`train/fit.py` trains every `--model` of the CLI end to end (tiny sizes, moons)."""
 import math
+import os
 
 import pytest
 
@@ -9,7 +10,7 @@ from train import fit
 # Every test here runs train/fit.py end to end (see pytest.ini).
 pytestmark = pytest.mark.e2e
 
-SMALL = ["--steps", "40", "--batch-size", "64", "--num-samples", "100",
+SMALL = ["--steps", "20", "--batch-size", "64", "--num-samples", "100",
          "--eval-batch-size", "500", "--verbose", "0", "--no-jit"]
 VECTOR_SPECS = [spec for spec in models.SPECS.values() if spec.vectors is not None]
 
@@ -34,16 +35,6 @@ def test_every_family_with_a_vector_model_is_here():
                                                    "planar"}
 
 
-@pytest.mark.parametrize("spec", VECTOR_SPECS, ids=lambda spec: spec.name)
-def test_every_model_trains_samples_and_exports(spec, tmp_path):
-  metrics = fit.main(["--model", spec.name, *tiny_flags(spec), *SMALL, "--out",
-                      str(tmp_path)])
-  for key in ("test_log_likelihood", "initial_test_log_likelihood", "reconstruction_residual"):
-    assert math.isfinite(metrics[key]), key
-  assert metrics["solver_num_unconverged"] == 0
-  assert metrics["reconstruction_residual"] < 1e-3
-
-
 def test_model_specific_flags_are_refused_elsewhere(tmp_path, capsys):
   for flags, message in ((["--model", "ldu", "--batch-norm"], "does not take --batch-norm"),
                          (["--model", "naf", "--base", "mog"],
@@ -54,16 +45,27 @@ def test_model_specific_flags_are_refused_elsewhere(tmp_path, capsys):
     assert exited.value.code == 2 and message in capsys.readouterr().err
 
 
-# The LDU flow's conditional run is test_fit_conditional.py's, against its marginal.
+# The LDU flow's runs are test_fit.py's (p(x) on the moons, the CLI's defaults)
+# and test_fit_conditional.py's (p(x | c), against its marginal).
 CONDITIONAL_SPECS = [spec for spec in VECTOR_SPECS if spec.name != "ldu"]
 
 
 @pytest.mark.parametrize("spec", CONDITIONAL_SPECS, ids=lambda spec: spec.name)
-def test_every_model_trains_conditionally_through_fit_py(spec, tmp_path):
-  # p(x | c) on the rotating moons, the CLI's conditional path for every family
-  # (that each family reads its context is test_conditional_flows.py's check).
-  small = SMALL[:SMALL.index("--steps")] + SMALL[SMALL.index("--steps") + 2:]
-  metrics = fit.main(["--model", spec.name, *tiny_flags(spec), *small, "--steps", "20",
+def test_every_model_trains_samples_and_exports_conditionally(spec, tmp_path):
+  """p(x | c) on the rotating moons through fit.py, each family's tiny model.
+
+  One run per family covers the CLI's whole path (training, test
+  log-likelihood, sampling and its reconstruction, export); the conditional
+  path is the unconditional one plus the context, and every family's p(x)
+  trains, samples and reloads in test_flow_registry.py.  That each family
+  reads its context is test_conditional_flows.py's check.
+  """
+  metrics = fit.main(["--model", spec.name, *tiny_flags(spec), *SMALL,
                       "--dataset", "rotating_moons", "--conditional", "--out", str(tmp_path)])
+  for key in ("test_log_likelihood", "initial_test_log_likelihood", "reconstruction_residual"):
+    assert math.isfinite(metrics[key]), key
+  assert metrics["conditional"] and metrics["config"]["context_shape"] == [1]
   assert metrics["test_log_likelihood"] > metrics["initial_test_log_likelihood"]
+  assert metrics["solver_num_unconverged"] == 0
   assert metrics["reconstruction_residual"] < 1e-3
+  assert os.path.exists(os.path.join(tmp_path, "saved_model", "saved_model.pb"))
