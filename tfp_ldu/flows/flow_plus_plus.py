@@ -192,10 +192,12 @@ class FlowPlusPlus(FlowModel):
     self.tolerance = tolerance
     self.num_halvings = int(num_halvings)
     if self.dequantization == "variational":
+      # q(u | x, c) for p(x | c), unless the options say otherwise (a conditional
+      # model saved before the dequantiser read contexts: `from_config`).
       self.dequantizer = VariationalDequantizer(
-          self.event_shape, num_levels=num_levels, dropout=self.dropout,
-          seed=self.seed, context_size=self.context_size,  # q(u | x, c) for p(x | c).
-          name="dequantizer", dtype=self.dtype_policy, **self.dequantizer_options)
+          self.event_shape, num_levels=num_levels, dropout=self.dropout, seed=self.seed,
+          name="dequantizer", dtype=self.dtype_policy,
+          **{"context_size": self.context_size, **self.dequantizer_options})
     else:
       self.dequantizer = UniformDequantizer(num_levels, event_ndims=3, seed=self.seed,
                                             name="dequantizer", dtype=self.dtype_policy)
@@ -231,6 +233,27 @@ class FlowPlusPlus(FlowModel):
         name=f"{name}_coupling", dtype=self.dtype_policy))
     return layers
 
+  def _saved_dequantizer_options(self):
+    """`dequantizer_options`, with whether a variational dequantiser reads the context."""
+    options = dict(self.dequantizer_options)
+    if self.dequantization == "variational":
+      options["context_size"] = self.dequantizer.context_size
+    return options
+
+  @classmethod
+  def from_config(cls, config):
+    """Also reloads conditional models saved before q(u | x) became q(u | x, c).
+
+    Their configs name no dequantiser `context_size`: they keep q(u | x),
+    a valid bound on log P(x | c) (`FlowModel.dequantize` then passes no context).
+    """
+    config = dict(config)
+    if (config.get("context_shape") and config.get("dequantization", "variational")
+        == "variational" and "context_size" not in (config.get("dequantizer_options") or {})):
+      config["dequantizer_options"] = {**(config.get("dequantizer_options") or {}),
+                                       "context_size": 0}
+    return super().from_config(config)
+
   def get_config(self):
     config = super().get_config()
     config.pop("dequantizer", None)  # Built from `dequantization` and its options.
@@ -240,7 +263,7 @@ class FlowPlusPlus(FlowModel):
                   num_couplings=list(self.num_couplings),
                   attention=self.attention, dequantization=self.dequantization,
                   num_levels=self.num_levels, preset=self.preset,
-                  dequantizer_options=dict(self.dequantizer_options), seed=self.seed,
+                  dequantizer_options=self._saved_dequantizer_options(), seed=self.seed,
                   min_log_scale=self.min_log_scale, tolerance=self.tolerance,
                   num_halvings=self.num_halvings)
     return config
