@@ -140,12 +140,36 @@ class Sinusoidal(NumericInverseBijector):
   def _is_increasing(cls):
     return True
 
-  def _phases(self, x):
-    """u = a x + b, `[..., D, K]`."""
-    self._check_event(x)
-    return self._in_scale * x[..., tf.newaxis] + self._in_shift
+  def _uses_block_diagonal(self, y):
+    """Whether `_weighted_sums` runs as block-diagonal matrix products for `y`."""
+    d, k = self._event_and_components
+    return (all(t.shape.rank == 2 for t in (self._in_scale, self._mix_weights))
+            and d is not None and k is not None and y.shape.rank is not None
+            and d <= BLOCK_DIAGONAL_MAX_EVENT_SIZE)
 
-  def _weighted_sums(self, y, sines=True, cosines=True):
+  def _kernels(self, block_diagonal):
+    """The parameter-only tensors of `_weighted_sums` and z, as a dict.
+
+    Computed once per evaluation, or once per solve by `_solve_forward`,
+    outside the solver's loop (which would otherwise repeat them every
+    iteration: with a conditional D-scale's per-row shifts b they are
+    `[N, D, K]` of work).  `offset` is sum_k w_k sin(2 b_k) / (2 a_k), the
+    sum at x = 0, `[..., D]`.
+    """
+    a, b, w = self._in_scale, self._in_shift, self._mix_weights
+    kernels = dict(offset=tf.reduce_sum(w * tf.sin(2. * b) / (2. * a), axis=-1))
+    if not block_diagonal:
+      return dict(kernels, a=a, two_b=2. * b, sine_weights=w / (2. * a), cosine_weights=w)
+    d, k = self._event_and_components
+    eye = tf.eye(d, dtype=a.dtype)
+    block_rows = lambda m: tf.reshape(eye[:, :, tf.newaxis] * m, [d, d * k])  # [D, DK]
+    block_cols = lambda m: tf.reshape(m[:, :, tf.newaxis] * eye[:, tf.newaxis, :],
+                                      [d * k, d])  # [DK, D]
+    return dict(kernels, rows=block_rows(2. * a),
+                two_b=tf.reshape(2. * b, tf.concat([tf.shape(b)[:-2], [d * k]], 0)),
+                sine_cols=block_cols(w / (2. * a)), cosine_cols=block_cols(w))
+
+  def _weighted_sums(self, y, sines=True, cosines=True, kernels=None):
     """(sum_k w_k sin(2u_k) / (2a_k), sum_k w_k cos 2u_k), each `[..., D]` (or None).
 
     With unbatched scales and weights (a, w `[D, K]`, as in an LDU block)
@@ -156,46 +180,44 @@ class Sinusoidal(NumericInverseBijector):
     up to D = `BLOCK_DIAGONAL_MAX_EVENT_SIZE`: the matrices hold D^2 K
     entries, so above it the element-wise chain runs.  The shifts b may carry batch
     axes (a conditional D-scale's per-context phases): then 2b is added to
-    y E by broadcasting.
+    y E by broadcasting.  `kernels`: `_kernels()` of the same path, if the
+    caller evaluates the sums many times.
     """
     self._check_event(y)
-    a, b, w = self._in_scale, self._in_shift, self._mix_weights
+    block_diagonal = self._uses_block_diagonal(y)
+    kernels = self._kernels(block_diagonal) if kernels is None else kernels
+    if not block_diagonal:
+      v = kernels["a"] * (2. * y[..., tf.newaxis]) + kernels["two_b"]
+      return (tf.reduce_sum(kernels["sine_weights"] * tf.sin(v), axis=-1) if sines else None,
+              tf.reduce_sum(kernels["cosine_weights"] * tf.cos(v), axis=-1)
+              if cosines else None)
     d, k = self._event_and_components
-    if (any(t.shape.rank != 2 for t in (a, w)) or d is None or k is None
-        or y.shape.rank is None or d > BLOCK_DIAGONAL_MAX_EVENT_SIZE):
-      v = 2. * self._phases(y)
-      return (tf.reduce_sum(w * tf.sin(v) / (2. * a), axis=-1) if sines else None,
-              tf.reduce_sum(w * tf.cos(v), axis=-1) if cosines else None)
-    eye = tf.eye(d, dtype=a.dtype)
-    block_rows = lambda m: tf.reshape(eye[:, :, tf.newaxis] * m, [d, d * k])  # [D, DK]
-    block_cols = lambda m: tf.reshape(m[:, :, tf.newaxis] * eye[:, tf.newaxis, :],
-                                      [d * k, d])  # [DK, D]
-    if b.shape.rank == 2:
+    if self._in_shift.shape.rank == 2:
       flat = tf.reshape(y, [-1, d])
-      v = tf.nn.bias_add(tf.matmul(flat, block_rows(2. * a)), tf.reshape(2. * b, [d * k]))
+      v = tf.nn.bias_add(tf.matmul(flat, kernels["rows"]), kernels["two_b"])
       shape = tf.shape(y)
     else:  # [..., D, K] shifts: [..., DK] phases, broadcast against y's batch axes.
-      v = tf.matmul(y if y.shape.rank > 1 else y[tf.newaxis], block_rows(2. * a))
-      v += tf.reshape(2. * b, tf.concat([tf.shape(b)[:-2], [d * k]], 0))
+      v = tf.matmul(y if y.shape.rank > 1 else y[tf.newaxis], kernels["rows"])
+      v += kernels["two_b"]
       shape = tf.concat([tf.shape(v)[:-1], [d]], 0)
       v = tf.reshape(v, [-1, d * k])
     unflatten = lambda t: tf.reshape(t, shape)
-    return (unflatten(tf.matmul(tf.sin(v), block_cols(w / (2. * a)))) if sines else None,
-            unflatten(tf.matmul(tf.cos(v), block_cols(w))) if cosines else None)
+    return (unflatten(tf.matmul(tf.sin(v), kernels["sine_cols"])) if sines else None,
+            unflatten(tf.matmul(tf.cos(v), kernels["cosine_cols"])) if cosines else None)
 
-  def _inverse(self, y):
-    offset = tf.reduce_sum(self._mix_weights * tf.sin(2. * self._in_shift)
-                           / (2. * self._in_scale), axis=-1)  # [..., D], the y = 0 sum.
-    sines, _ = self._weighted_sums(y, cosines=False)
-    return y + self._residual_scale * (offset - sines) + self._out_shift
+  def _inverse(self, y, kernels=None):
+    """z(y); `kernels` (`_kernels`) computed once by a caller that evaluates z often."""
+    kernels = self._kernels(self._uses_block_diagonal(y)) if kernels is None else kernels
+    sines, _ = self._weighted_sums(y, cosines=False, kernels=kernels)
+    return y + self._residual_scale * (kernels["offset"] - sines) + self._out_shift
 
-  def _mixed_cos(self, y):
+  def _mixed_cos(self, y, kernels=None):
     """sum_k w_k cos 2u_k, `[..., D]`; dz/dx = 1 - r * this."""
-    return self._weighted_sums(y, sines=False)[1]
+    return self._weighted_sums(y, sines=False, kernels=kernels)[1]
 
-  def _derivative(self, y):
+  def _derivative(self, y, kernels=None):
     """dz/dx element-wise, `[..., D]`."""
-    return 1. - self._residual_scale * self._mixed_cos(y)
+    return 1. - self._residual_scale * self._mixed_cos(y, kernels)
 
   def _inverse_log_det_jacobian(self, y):
     # log1p keeps full precision where r * mixed_cos is small.
@@ -203,16 +225,20 @@ class Sinusoidal(NumericInverseBijector):
 
   def _solve_forward(self, x):
     """Latent -> data by the chosen iteration."""
+    # The parameter-only tensors once, outside the solver's loop.
+    kernels = self._kernels(self._uses_block_diagonal(x))
+    inverse = lambda y: self._inverse(y, kernels)
     common = dict(tolerance=self._tolerance, max_iterations=self._max_iterations,
-                  what="Sinusoidal.forward", diagonal_jacobian_fn=self._derivative)
+                  what="Sinusoidal.forward",
+                  diagonal_jacobian_fn=lambda y: self._derivative(y, kernels))
     if self._solver == "fixed_point":
-      return invert_by_fixed_point(self._inverse, x, event_ndims=0, **common)
+      return invert_by_fixed_point(inverse, x, event_ndims=0, **common)
     center = x - self._out_shift
     # |g(x)| <= |r| sum_k w_k / a_k bounds the root's distance from z - c.
     radius = (tf.abs(self._residual_scale)
               * tf.reduce_sum(self._mix_weights / self._in_scale, axis=-1))
     radius = radius * (1. + 1e-6) + dtype_util.eps(x.dtype) * (1. + tf.abs(center))
-    return invert_by_newton(self._inverse, x, center - radius, center + radius,
+    return invert_by_newton(inverse, x, center - radius, center + radius,
                             initial=center, **common)
 
   def _parameter_control_dependencies(self, is_init):
