@@ -199,6 +199,40 @@ def test_a_context_net_is_trained_end_to_end_and_saved(tmp_path):
                              model.log_prob(x, context=c), rtol=1e-5)
 
 
+class RowLimit(keras.layers.Layer):
+  """An identity context net that fails if it sees more than `max_rows` rows."""
+
+  max_rows = None
+
+  def call(self, c):
+    if self.max_rows is not None:
+      tf.debugging.assert_less_equal(tf.shape(c)[0], self.max_rows,
+                                     message="the context net saw more rows than contexts")
+    return tf.identity(c)
+
+
+def test_sampling_embeds_each_context_once():
+  """`sample(n, context=c)` runs the context net on the B contexts, not on n * B copies
+  (sbi's posterior sampling: thousands of samples for one observation, through a CNN)."""
+  keras.utils.set_random_seed(0)
+  net = RowLimit()
+  model = BUILDERS["maf"]("float32", context_shape=(C,), context_net=net)
+  x, c = paired_data()
+  model.initialize({"x": x, "context": c})
+  net.max_rows = 3
+  samples = model.sample(50, seed=1, context=c[:3])
+  assert samples.shape == (50, 3, D)
+  net.max_rows = None  # The checks below embed every row on purpose.
+  # Row j of every sample set has context j: the same as sampling each context alone.
+  alone = model.sample_with_diagnostics(50, seed=1, context=c[:3])["latents"]
+  again = model.flow_bijector(context=np.tile(c[:3], (50, 1))).inverse(
+      tf.reshape(samples, [-1, D]))
+  np.testing.assert_allclose(again, tf.reshape(alone, [-1, D]), atol=1e-4)
+  net.max_rows = 3
+  with pytest.raises(tf.errors.InvalidArgumentError, match="more rows than contexts"):
+    model.log_prob(x[:5], context=c[:5])  # The limit itself works.
+
+
 def test_context_mistakes_get_clear_errors():
   x, c = paired_data(n=8)
   conditional = BUILDERS["maf"]("float32", context_shape=(C,))

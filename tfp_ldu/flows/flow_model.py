@@ -557,8 +557,8 @@ class FlowModel(FlowTraining, keras.Model):
     def chunk_function(count):
       def log_sum_of_weights(data, *contexts):
         """float64 `[N]` log sum_k of `count` importance weights."""
-        features = (self.embed_context(tile(contexts[0], count), training=False)
-                    if contexts else None)
+        features = (tile(self.embed_context(contexts[0], training=False), count)
+                    if contexts else None)  # Each context embedded once.
         y, log_q = self._dequantize(tile(data, count), features, training=False)
         log_weights = tf.cast(self._distribution_given(features, False).log_prob(y) - log_q,
                               tf.float64)
@@ -677,8 +677,9 @@ class FlowModel(FlowTraining, keras.Model):
                   max_iterations=solved.num_iterations,
                   num_unconverged=solved.num_unconverged)
     count = tf.shape(context)[0]
-    rows = tf.tile(context, tf.concat([[n], tf.ones([len(self.context_shape)], tf.int32)], 0))
-    features = self.embed_context(rows)
+    # Each context embedded once (a `context_net` may be a CNN), then its
+    # features repeated for its n rows: row i * B + j has context j.
+    features = tf.tile(self.embed_context(context), [n, 1])
     # One latent per row (n * count), from p(z | c) when the base reads the context.
     latents = self._base_given(features).sample(seed=seed) * temperature
     solved = solve_forward(self._chain(None, features), latents)
