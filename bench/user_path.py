@@ -2,8 +2,8 @@
 
     python bench/user_path.py --torch-python $TORCH_ENV/bin/python \\
         --reference-dir $LDU_FLOW [--dims 8,21,43,64,784] [--families ldu,maf,nsf,nsf-coupling,flowpp] \\
-        [--modes default,plain,xla] [--steps 300] [--chunk 50] [--threads 2] [--out user-path-run] \\
-        [--batch-size 128] [--transforms 5]
+        [--modes default,plain,xla] [--steps 300] [--chunk 50] [--threads 2] \\
+        [--batch-size 128] [--transforms 5] [--out user-path-run]
 
 Set-up of the reference side (once; PyTorch never becomes a dependency of
 the library), as for `bench/throughput.py`, with zuko as well:
@@ -15,7 +15,8 @@ What is timed.  Every run is a fresh process, so first-call costs (tracing,
 compiling, initialising) count as a user meets them.  The data are the same
 for both sides: `[N, D]` float32 rows of a correlated Gaussian (a fixed
 random mixing matrix; N = `--steps` x `--batch-size` training rows, 1,000
-validation rows).  The library side does what the README shows:
+validation rows).  The library side does what the README shows (128:
+`--batch-size`):
 
     flow = MAF(D, ...)                   # or LDUFlow, NSF, MixtureLogisticCouplingFlow
     flow.compile(keras.optimizers.Adam(1e-3))                      # mode "default"
@@ -23,7 +24,6 @@ validation rows).  The library side does what the README shows:
     flow.compile(keras.optimizers.Adam(1e-3), jit_compile=True)    # mode "xla"
     for chunk in range(steps // chunk_size):             # a notebook's loop
       flow.fit(x, batch_size=128, epochs=1, steps_per_epoch=chunk_size, verbose=0)
-                                                         # (--batch-size)
       flow.log_prob(x_val).numpy().mean()                # watch the validation
 
 and the reference side (`bench/parity_reference/torch_user_path.py`) the
@@ -34,8 +34,8 @@ for vectors, has no peer).  Architectures (`family_config`): LDU 12 blocks at
 D = 8 (the GAS shape) and 8 blocks otherwise, 4 D-scales, K = 4, MADE
 256-256; MAF and NSF `--transforms` (5) transforms of 256-256 (MADE, or the
 coupling networks), NSF with 8 bins (NSF's GAS shape of issue 22:
-`--dims 8 --families nsf --transforms 10 --batch-size 256`); Flow++ 8 couplings of 64-64, K = 4 (its
-defaults).  Both sides use `--threads` intra-op threads (torch
+`--dims 8 --families nsf --transforms 10 --batch-size 256`); Flow++ 8
+couplings of 64-64, K = 4 (its defaults).  Both sides use `--threads` intra-op threads (torch
 `set_num_threads`, OMP/MKL_NUM_THREADS; TF intra-op threads; the torch
 subprocesses get OMP_WAIT_POLICY=PASSIVE, see `bench/throughput.py`).
 
@@ -300,8 +300,9 @@ def main(argv=None):
       np.save(data_dir / "val.npy", val)
       for family in args.families:
         job = dict(family=family, config=family_config(family, d, args.transforms),
-                   data_dir=str(data_dir), batch_size=args.batch_size, chunk=args.chunk, steps=args.steps, seed=args.seed,
-                   threads=args.threads, reference_dir=args.reference_dir)
+                   data_dir=str(data_dir), batch_size=args.batch_size, chunk=args.chunk,
+                   steps=args.steps, seed=args.seed, threads=args.threads,
+                   reference_dir=args.reference_dir)
         row = dict(D=d, family=family, library={}, reference=None)
         for mode in args.modes:
           row["library"][mode] = run_job(library_command(), dict(job, mode=mode), workdir,

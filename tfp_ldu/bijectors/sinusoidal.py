@@ -147,19 +147,26 @@ class Sinusoidal(NumericInverseBijector):
             and d is not None and k is not None and y.shape.rank is not None
             and d <= BLOCK_DIAGONAL_MAX_EVENT_SIZE)
 
-  def _kernels(self, block_diagonal):
+  def _kernels(self, block_diagonal, sines=True, cosines=True):
     """The parameter-only tensors of `_weighted_sums` and z, as a dict.
 
     Computed once per evaluation, or once per solve by `_solve_forward`,
     outside the solver's loop (which would otherwise repeat them every
     iteration: with a conditional D-scale's per-row shifts b they are
-    `[N, D, K]` of work).  `offset` is sum_k w_k sin(2 b_k) / (2 a_k), the
-    sum at x = 0, `[..., D]`.
+    `[N, D, K]` of work).  Only what the sums asked for: `weights["sine"]`
+    and `offset` = sum_k w_k sin(2 b_k) / (2 a_k), the sum at x = 0,
+    `[..., D]`, with `sines`; `weights["cosine"]` with `cosines`.
     """
     a, b, w = self._in_scale, self._in_shift, self._mix_weights
-    kernels = dict(offset=tf.reduce_sum(w * tf.sin(2. * b) / (2. * a), axis=-1))
+    weights = {}
+    kernels = {}
+    if sines:
+      weights["sine"] = w / (2. * a)
+      kernels["offset"] = tf.reduce_sum(weights["sine"] * tf.sin(2. * b), axis=-1)
+    if cosines:
+      weights["cosine"] = w
     if not block_diagonal:
-      return dict(kernels, a=a, two_b=2. * b, sine_weights=w / (2. * a), cosine_weights=w)
+      return dict(kernels, a=a, two_b=2. * b, weights=weights)
     d, k = self._event_and_components
     eye = tf.eye(d, dtype=a.dtype)
     block_rows = lambda m: tf.reshape(eye[:, :, tf.newaxis] * m, [d, d * k])  # [D, DK]
@@ -167,7 +174,7 @@ class Sinusoidal(NumericInverseBijector):
                                       [d * k, d])  # [DK, D]
     return dict(kernels, rows=block_rows(2. * a),
                 two_b=tf.reshape(2. * b, tf.concat([tf.shape(b)[:-2], [d * k]], 0)),
-                sine_cols=block_cols(w / (2. * a)), cosine_cols=block_cols(w))
+                weights={name: block_cols(m) for name, m in weights.items()})
 
   def _weighted_sums(self, y, sines=True, cosines=True, kernels=None):
     """(sum_k w_k sin(2u_k) / (2a_k), sum_k w_k cos 2u_k), each `[..., D]` (or None).
@@ -185,12 +192,12 @@ class Sinusoidal(NumericInverseBijector):
     """
     self._check_event(y)
     block_diagonal = self._uses_block_diagonal(y)
-    kernels = self._kernels(block_diagonal) if kernels is None else kernels
+    kernels = self._kernels(block_diagonal, sines, cosines) if kernels is None else kernels
+    weights = kernels["weights"]
     if not block_diagonal:
       v = kernels["a"] * (2. * y[..., tf.newaxis]) + kernels["two_b"]
-      return (tf.reduce_sum(kernels["sine_weights"] * tf.sin(v), axis=-1) if sines else None,
-              tf.reduce_sum(kernels["cosine_weights"] * tf.cos(v), axis=-1)
-              if cosines else None)
+      return (tf.reduce_sum(weights["sine"] * tf.sin(v), axis=-1) if sines else None,
+              tf.reduce_sum(weights["cosine"] * tf.cos(v), axis=-1) if cosines else None)
     d, k = self._event_and_components
     if self._in_shift.shape.rank == 2:
       flat = tf.reshape(y, [-1, d])
@@ -202,12 +209,13 @@ class Sinusoidal(NumericInverseBijector):
       shape = tf.concat([tf.shape(v)[:-1], [d]], 0)
       v = tf.reshape(v, [-1, d * k])
     unflatten = lambda t: tf.reshape(t, shape)
-    return (unflatten(tf.matmul(tf.sin(v), kernels["sine_cols"])) if sines else None,
-            unflatten(tf.matmul(tf.cos(v), kernels["cosine_cols"])) if cosines else None)
+    return (unflatten(tf.matmul(tf.sin(v), weights["sine"])) if sines else None,
+            unflatten(tf.matmul(tf.cos(v), weights["cosine"])) if cosines else None)
 
   def _inverse(self, y, kernels=None):
     """z(y); `kernels` (`_kernels`) computed once by a caller that evaluates z often."""
-    kernels = self._kernels(self._uses_block_diagonal(y)) if kernels is None else kernels
+    if kernels is None:
+      kernels = self._kernels(self._uses_block_diagonal(y), cosines=False)
     sines, _ = self._weighted_sums(y, cosines=False, kernels=kernels)
     return y + self._residual_scale * (kernels["offset"] - sines) + self._out_shift
 
